@@ -1,0 +1,617 @@
+import './polyfill.js'
+import { setMaxListeners } from 'node:events'
+import { AxlError, FrameTooLargeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError } from './errors.js'
+import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type WaitOptions } from './deadline.js'
+import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
+import { FrameReader, writeFrame } from './frame-io.js'
+import { generateIdentity, type Identity } from './identity.js'
+import { Inbox, type InboundMessage, type InboxStats } from './inbox.js'
+import { resolveLimits, type Limits } from './limits.js'
+import type { Mesh, Topology, TransportFactory } from './mesh.js'
+import { parsePeerId, type PeerId } from './peer-id.js'
+import type { MeshStream } from './stream.js'
+
+/** What an inbound request handler learns about the call. */
+export interface RequestContext {
+  /** The caller's full, authenticated peer id. */
+  from: PeerId
+  /** Fires when the node stops or the request's deadline passes. */
+  signal: AbortSignal
+}
+
+/** The answer of an envelope handler: a JSON response, or an error text (AXL's envelope `error`). */
+export interface EnvelopeReply {
+  /** The JSON text of the response, or null. */
+  response: RawJson | null
+  /** An error text; when set the caller sees an error. */
+  error?: string
+}
+
+/** An inbound MCP envelope `{"service","request"}`. */
+export interface McpRequest { service: string, request: RawJson | null }
+/** An inbound A2A envelope `{"a2a":true,"agent_card"?,"request"}`. */
+export interface A2aRequest { agentCard: boolean, request: RawJson | null }
+
+/** Handles inbound MCP envelopes (router-mcp registers one). */
+export type McpHandler = (req: McpRequest, ctx: RequestContext) => Promise<EnvelopeReply>
+/** Handles inbound A2A envelopes (router-a2a registers one). */
+export type A2aHandler = (req: A2aRequest, ctx: RequestContext) => Promise<EnvelopeReply>
+
+/** What a service factory receives: the node's parts, the js-libp2p "components" pattern. */
+export interface NodeComponents {
+  /** The node's identity. */
+  identity: Identity
+  /** The node's limits. */
+  limits: Limits
+  /** The node itself (started before services start). */
+  node: AxlNode<Record<string, unknown>>
+}
+
+/** A service plugged into createNode({ services: { name: factory } }); `start`/`stop` are called if present. */
+export type ServiceFactory<T> = (components: NodeComponents) => T
+
+/** Options of createNode(). */
+export interface CreateNodeOptions<S extends Record<string, unknown>> {
+  /** The node's keys; a fresh ephemeral identity when omitted (as AXL without a key file). */
+  identity?: Identity
+  /** The mesh transport, e.g. `memoryNetwork.transport()` or `ygg({ peers })`. */
+  transport: TransportFactory
+  /** Services by name; each factory's result appears as `node.services[name]`. */
+  services?: { [K in keyof S]: ServiceFactory<S[K]> }
+  /** Bounds; see Limits for defaults. */
+  limits?: Partial<Limits>
+}
+
+/** Options of send(). */
+export interface SendOptions extends WaitOptions {}
+
+/** Node counters. */
+export interface NodeStats {
+  /** The inbound raw-message queue. */
+  inbox: InboxStats
+  /** Inbound streams reset because maxConcurrentStreams was reached. */
+  streamsRejected: number
+  /** Inbound frames refused for exceeding maxMessageSize. */
+  framesTooLarge: number
+  /** Inbound streams that failed (reset, truncated, timed out). */
+  streamErrors: number
+  /** Inbound requests answered with an error because maxConcurrentRequests was reached. */
+  requestsRejected: number
+}
+
+/** Events a node dispatches. */
+export interface NodeEvents {
+  /** A raw message was queued (`detail` is the message; it stays queued for messages()/recv()). */
+  message: CustomEvent<InboundMessage>
+  /** A message was dropped or refused by the inbox. */
+  'message:dropped': CustomEvent<{ from: PeerId, bytes: number, reason: string }>
+  /** An inbound stream failed. */
+  'stream:error': CustomEvent<{ from: PeerId, error: Error }>
+}
+
+/** Reply frame that tells a sender its message was refused (ignored by Go AXL senders, which never read). */
+interface RefusalBody { axl_refused: { code: string, message: string } }
+
+/** A node on the mesh. Create with createNode(). */
+export interface AxlNode<S extends Record<string, unknown> = Record<string, unknown>> extends EventTarget {
+  /** Our peer id (lowercase hex of the ed25519 public key). */
+  readonly peerId: PeerId
+  /** Our Yggdrasil 200::/7 IPv6 address. */
+  readonly address: string
+  /** Our identity. */
+  readonly identity: Identity
+  /** The services passed to createNode, by name. */
+  readonly services: S
+  /** The effective limits. */
+  readonly limits: Readonly<Limits>
+  /** Counters. */
+  readonly stats: NodeStats
+  /** Send bytes to a peer; resolves once the remote node accepted them (see README for the exact contract). */
+  send: (peer: PeerId | string, data: Uint8Array, opts?: SendOptions) => Promise<void>
+  /** Iterate over inbound raw messages as they arrive (ends when the node stops or the signal fires). */
+  messages: (opts?: { signal?: AbortSignal }) => AsyncIterableIterator<InboundMessage>
+  /** Take the oldest queued message, or undefined if none (AXL's /recv). */
+  recv: () => InboundMessage | undefined
+  /** Wait for the next message, with a deadline (a long-poll /recv). */
+  nextMessage: (opts?: WaitOptions) => Promise<InboundMessage>
+  /** One request frame, one reply frame, over one stream, with a deadline (default limits.requestTimeoutMs). */
+  request: (peer: PeerId | string, frame: Uint8Array, opts?: WaitOptions) => Promise<Uint8Array>
+  /** Register the handler for inbound MCP or A2A envelopes (replacing any previous one); returns an unregister function. */
+  handle: ((kind: 'mcp', handler: McpHandler) => () => void) & ((kind: 'a2a', handler: A2aHandler) => () => void)
+  /** The overlay as this node sees it. */
+  topology: () => Topology
+  /** Open a raw stream to a peer (for protocols beyond AXL's frames). */
+  dial: (peer: PeerId | string, opts?: WaitOptions) => Promise<MeshStream>
+  /** True until stop() is called. */
+  readonly running: boolean
+  /** Stop the node: stop services, reset streams, release sockets and timers. Idempotent. */
+  stop: () => Promise<void>
+}
+
+interface Service { start?: () => unknown, stop?: () => unknown }
+
+/**
+ * Streams send()/request() keep open to one peer at once; more wait for a slot. Half of AXL's default
+ * accept limit (128), so a burst of concurrent sends to one node is queued here instead of being reset there.
+ */
+const OUTBOUND_STREAMS_PER_PEER = 64
+
+/** One deadline for a whole operation: the caller's signal, the node stopping, and timeoutMs. */
+interface Scope { signal: AbortSignal, done: () => void }
+
+/** Create and start a node. */
+export async function createNode<S extends Record<string, unknown> = Record<string, never>> (opts: CreateNodeOptions<S>): Promise<AxlNode<S>> {
+  const node = new Node<S>(opts)
+  await node.start()
+  return node
+}
+
+class Node<S extends Record<string, unknown>> extends EventTarget implements AxlNode<S> {
+  readonly identity: Identity
+  readonly peerId: PeerId
+  readonly address: string
+  readonly limits: Limits
+  readonly services: S
+  readonly stats: NodeStats
+  private readonly mesh: Mesh
+  private readonly inbox: Inbox
+  private readonly maxMessageSize: number
+  private readonly stopController = new AbortController()
+  private readonly activeStreams = new Set<MeshStream>()
+  /** Streams opened by send()/request() on the fast path; stop() resets them. */
+  private readonly outboundStreams = new Set<MeshStream>()
+  /** Handler signals of requests in progress; stop() aborts them. */
+  private readonly requestControllers = new Set<AbortController>()
+  /** Default deadlines (requests, idle and read timeouts) on one coarse timer. */
+  private readonly sweeper: Sweeper
+  private mcpHandler: McpHandler | undefined
+  private a2aHandler: A2aHandler | undefined
+  private activeRequests = 0
+  private readonly outbound = new Map<PeerId, { active: number, waiters: Array<() => void> }>()
+  private state: 'new' | 'running' | 'stopped' = 'new'
+
+  constructor (opts: CreateNodeOptions<S>) {
+    super()
+    this.identity = opts.identity ?? generateIdentity()
+    this.peerId = this.identity.peerId
+    this.address = this.identity.address
+    this.limits = resolveLimits(opts.limits)
+    this.mesh = opts.transport({ identity: this.identity })
+    this.maxMessageSize = Math.min(this.limits.maxMessageSize, this.mesh.maxMessageSize ?? Infinity)
+    const shortest = Math.min(this.limits.requestTimeoutMs, this.limits.readTimeoutMs, this.limits.idleTimeoutMs)
+    this.sweeper = new Sweeper(Math.max(5, Math.min(1000, Math.floor(shortest / 8))))
+    // Every pending wait listens on the stop signal; thousands may be pending at once.
+    setMaxListeners(Infinity, this.stopController.signal)
+    this.inbox = new Inbox(this.limits.inboxMaxMessages, this.limits.inboxMaxBytes, this.limits.inboxOverflow)
+    this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0 }
+    const services: Record<string, unknown> = {}
+    this.services = services as S
+    const components = { identity: this.identity, limits: this.limits, node: this as unknown as AxlNode<Record<string, unknown>> }
+    for (const [name, factory] of Object.entries(opts.services ?? {}) as Array<[string, ServiceFactory<unknown>]>) {
+      services[name] = factory(components)
+    }
+  }
+
+  get running (): boolean { return this.state === 'running' }
+
+  async start (): Promise<void> {
+    if (this.state !== 'new') return
+    this.mesh.handle(stream => { void this.onStream(stream) })
+    await this.mesh.start()
+    this.state = 'running'
+    try {
+      for (const s of Object.values(this.services) as Service[]) await s?.start?.()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    this.stopController.abort(new NotStartedError('the node is stopping'))
+    for (const s of Object.values(this.services).reverse() as Service[]) {
+      try { await s?.stop?.() } catch { /* a failing service must not keep the node alive */ }
+    }
+    for (const stream of this.activeStreams) stream.abort('node stopping')
+    this.activeStreams.clear()
+    const stopping = new NotStartedError('the node is stopping')
+    for (const stream of this.outboundStreams) stream.abort(stopping)
+    this.outboundStreams.clear()
+    for (const ac of this.requestControllers) ac.abort(stopping)
+    this.requestControllers.clear()
+    this.sweeper.stop()
+    this.inbox.close()
+    await this.mesh.stop()
+  }
+
+  handle (kind: 'mcp' | 'a2a', handler: McpHandler | A2aHandler): () => void {
+    if (kind === 'mcp') {
+      this.mcpHandler = handler as McpHandler
+      return () => { if (this.mcpHandler === handler) this.mcpHandler = undefined }
+    }
+    if (kind === 'a2a') {
+      this.a2aHandler = handler as A2aHandler
+      return () => { if (this.a2aHandler === handler) this.a2aHandler = undefined }
+    }
+    throw new AxlError('ERR_INVALID_ARGUMENT', `unknown handler kind "${String(kind)}": expected 'mcp' or 'a2a'`)
+  }
+
+  topology (): Topology { return this.mesh.topology() }
+
+  async dial (peer: PeerId | string, opts: WaitOptions = {}): Promise<MeshStream> {
+    this.assertRunning()
+    const to = parsePeerId(peer)
+    const scope = this.scope(opts, `dialling ${to}`, opts.timeoutMs)
+    try {
+      return await this.mesh.dial(to, { signal: scope.signal })
+    } catch (err) {
+      throw scope.signal.aborted ? abortReason(scope.signal) : err
+    } finally { scope.done() }
+  }
+
+  async send (peer: PeerId | string, data: Uint8Array, opts: SendOptions = {}): Promise<void> {
+    this.assertRunning()
+    const to = parsePeerId(peer)
+    if (data.byteLength > this.maxMessageSize) throw new MessageTooLargeError(data.byteLength, this.maxMessageSize)
+    const scope = this.fast(opts) ? undefined : this.scope(opts, `sending to ${to}`)
+    try {
+      // A reply is only ever a small refusal (or an envelope reply when the frame was an MCP/A2A envelope).
+      const reply = scope === undefined
+        ? await this.exchangeFast(to, data, 64 * 1024, `sending to ${to}`)
+        : await this.exchange(to, data, scope.signal, 64 * 1024)
+      if (reply === null) return
+      const refusal = parseRefusal(reply)
+      // 'unhandled': the frame looked like an MCP/A2A envelope, had no handler here, and was queued anyway.
+      if (refusal === undefined || refusal.code === 'unhandled') return
+      if (refusal.code === 'too_large') throw new MessageTooLargeError(data.byteLength, refusalLimit(refusal.message), 'remote')
+      throw new RefusedError(to, refusal.message)
+    } catch (err) {
+      if (err instanceof StreamClosedError) throw new RefusedError(to, `the remote closed the stream before accepting the message (${err.message})`)
+      if (err instanceof FrameTooLargeError) throw new ProtocolError(`the remote answered with an oversized frame (${err.length} bytes)`)
+      throw err
+    } finally { scope?.done() }
+  }
+
+  async request (peer: PeerId | string, frame: Uint8Array, opts: WaitOptions = {}): Promise<Uint8Array> {
+    this.assertRunning()
+    const to = parsePeerId(peer)
+    if (frame.byteLength > this.maxMessageSize) throw new MessageTooLargeError(frame.byteLength, this.maxMessageSize)
+    const scope = this.fast(opts) ? undefined : this.scope(opts, `request to ${to}`)
+    try {
+      const reply = scope === undefined
+        ? await this.exchangeFast(to, frame, this.maxMessageSize, `request to ${to}`)
+        : await this.exchange(to, frame, scope.signal, this.maxMessageSize)
+      if (reply === null) throw new ProtocolError(`peer ${to} closed the stream without answering`)
+      const refusal = parseRefusal(reply)
+      if (refusal !== undefined && !isEnvelopeReply(reply)) {
+        if (refusal.code === 'too_large') throw new MessageTooLargeError(frame.byteLength, refusalLimit(refusal.message), 'remote')
+        throw new RefusedError(to, refusal.message)
+      }
+      return reply
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) throw new MessageTooLargeError(err.length, err.limit, 'local')
+      if (err instanceof StreamClosedError) throw new ProtocolError(`peer ${to} reset the stream without answering (${err.message})`)
+      throw err
+    } finally { scope?.done() }
+  }
+
+  /** True when an operation uses only the defaults (no signal, no explicit timeout): the fast path applies. */
+  private fast (opts: WaitOptions): boolean {
+    return opts.signal === undefined && opts.timeoutMs === undefined
+  }
+
+  /**
+   * exchange() for operations with default deadlines: no AbortController, listener or timer per call.
+   * The deadline is a Sweeper entry that resets the stream with a TimeoutError; stop() resets it with
+   * NotStartedError; the stream then throws that error to whichever step is waiting.
+   */
+  private async exchangeFast (to: PeerId, frame: Uint8Array, maxReply: number, what: string): Promise<Uint8Array | null> {
+    const timeoutMs = this.limits.requestTimeoutMs
+    const op: { stream?: MeshStream, error?: Error, reject?: (e: Error) => void } = {}
+    const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
+      op.error = new TimeoutError(`${what} timed out after ${timeoutMs} ms`)
+      op.stream?.abort(op.error)
+      op.reject?.(op.error)
+    })
+    let release: (() => void) | undefined
+    try {
+      release = await this.bounded(op, this.acquireOutbound(to, this.stopController.signal), r => { r() })
+      const stream = await this.bounded(op, this.mesh.dial(to, { signal: this.stopController.signal }), s => { s.abort(op.error ?? 'abandoned') })
+      op.stream = stream
+      this.outboundStreams.add(stream)
+      await writeFrame(stream, frame)
+      stream.closeWrite()
+      const reply = await new FrameReader(stream, maxReply).next()
+      stream.close()
+      return reply
+    } catch (err) {
+      op.stream?.abort(err instanceof Error ? err : String(err))
+      if (op.error !== undefined) throw op.error
+      if (this.state !== 'running') throw new NotStartedError('the node is stopped')
+      throw err
+    } finally {
+      this.sweeper.remove(entry)
+      if (op.stream !== undefined) this.outboundStreams.delete(op.stream)
+      release?.()
+    }
+  }
+
+  /** Await `p` unless op's deadline fires first; what `p` yields after that is handed to `discard`. */
+  private async bounded<T> (op: { error?: Error, reject?: (e: Error) => void }, p: Promise<T>, discard: (v: T) => void): Promise<T> {
+    if (op.error !== undefined) { void p.then(discard, () => {}); throw op.error }
+    return await new Promise<T>((resolve, reject) => {
+      op.reject = reject
+      p.then(v => {
+        op.reject = undefined
+        if (op.error !== undefined) { discard(v); reject(op.error) } else resolve(v)
+      }, e => { op.reject = undefined; reject(e) })
+    })
+  }
+
+  /**
+   * One frame out, at most one frame back, on a fresh stream: dial, write, half-close (so the remote's read
+   * loop ends after it answered, or at once if it has nothing to answer), read one reply frame or EOF.
+   * Once `signal` fired, whatever failed is reported as the signal's reason (TimeoutError, AbortError, NotStartedError).
+   */
+  private async exchange (to: PeerId, frame: Uint8Array, signal: AbortSignal, maxReply: number): Promise<Uint8Array | null> {
+    const release = await this.acquireOutbound(to, signal)
+    let stream: MeshStream | undefined
+    try {
+      stream = await this.mesh.dial(to, { signal })
+      await writeFrame(stream, frame, { signal })
+      stream.closeWrite()
+      const reply = await new FrameReader(stream, maxReply).next({ signal })
+      stream.close()
+      return reply
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : String(err))
+      if (signal.aborted) throw abortReason(signal)
+      throw err
+    } finally { release() }
+  }
+
+  /** Wait for one of the OUTBOUND_STREAMS_PER_PEER slots to `to`; returns its release function. */
+  private async acquireOutbound (to: PeerId, signal: AbortSignal): Promise<() => void> {
+    let entry = this.outbound.get(to)
+    if (entry === undefined) { entry = { active: 0, waiters: [] }; this.outbound.set(to, entry) }
+    const e = entry
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      const next = e.waiters.shift()
+      if (next !== undefined) { next(); return } // hand the slot over
+      e.active--
+      if (e.active === 0 && this.outbound.get(to) === e) this.outbound.delete(to)
+    }
+    if (e.active < OUTBOUND_STREAMS_PER_PEER) { e.active++; return release }
+    let granted = false
+    let wake!: () => void
+    const p = new Promise<void>(resolve => { wake = () => { granted = true; resolve() } })
+    e.waiters.push(wake)
+    try {
+      await withDeadline(p, { signal }, `waiting for a stream slot to ${to}`, () => { e.waiters = e.waiters.filter(w => w !== wake) })
+    } catch (err) {
+      if (granted) release()
+      throw err
+    }
+    return release
+  }
+
+  recv (): InboundMessage | undefined { return this.inbox.shift() }
+
+  async nextMessage (opts: WaitOptions = {}): Promise<InboundMessage> {
+    const scope = this.scope(opts, 'waiting for a message', opts.timeoutMs)
+    try {
+      return await this.inbox.next({ signal: scope.signal })
+    } catch (err) {
+      throw scope.signal.aborted ? abortReason(scope.signal) : err
+    } finally { scope.done() }
+  }
+
+  messages (opts: { signal?: AbortSignal } = {}): AsyncIterableIterator<InboundMessage> {
+    const next = async (): Promise<IteratorResult<InboundMessage>> => {
+      const queued = this.inbox.shift()
+      if (queued !== undefined) return { done: false, value: queued }
+      if (this.state === 'stopped') return { done: true, value: undefined }
+      const scope = this.scope({ signal: opts.signal }, 'waiting for a message', Infinity)
+      try {
+        return { done: false, value: await this.inbox.next({ signal: scope.signal }) }
+      } catch (err) {
+        if (!this.running || opts.signal?.aborted === true) return { done: true, value: undefined }
+        throw err
+      } finally { scope.done() }
+    }
+    const it: AsyncIterableIterator<InboundMessage> = {
+      next,
+      return: async () => ({ done: true, value: undefined }),
+      [Symbol.asyncIterator]: () => it
+    }
+    return it
+  }
+
+  // ---- inbound ----------------------------------------------------------------------------------------
+
+  private async onStream (stream: MeshStream): Promise<void> {
+    if (this.state !== 'running' || this.activeStreams.size >= this.limits.maxConcurrentStreams) {
+      this.stats.streamsRejected++
+      stream.abort('too many concurrent streams')
+      return
+    }
+    this.activeStreams.add(stream)
+    // Deadlines on the sweeper: idleTimeoutMs between frames, readTimeoutMs once a frame has started
+    // (AXL's conn_idle_timeout and conn_read_timeout), readTimeoutMs for writing a reply.
+    const { idleTimeoutMs, readTimeoutMs } = this.limits
+    const entry: SweepEntry = this.sweeper.add(Date.now() + idleTimeoutMs, () => {
+      stream.abort(new TimeoutError(reader.midFrame ? `reading a frame timed out after ${readTimeoutMs} ms` : `stream idle for ${idleTimeoutMs} ms`))
+    })
+    const reader = new FrameReader(stream, this.maxMessageSize, () => { entry.at = Math.min(entry.at, Date.now() + readTimeoutMs) })
+    try {
+      for (;;) {
+        entry.at = Date.now() + idleTimeoutMs
+        const frame = await reader.next()
+        if (frame === null) { stream.closeWrite(); return }
+        const reply = await this.dispatch(stream.remotePeer, frame)
+        if (reply !== undefined) {
+          entry.at = Date.now() + readTimeoutMs
+          await writeFrame(stream, reply)
+        }
+      }
+    } catch (err) {
+      if (err instanceof FrameTooLargeError) {
+        this.stats.framesTooLarge++
+        this.dropped(stream.remotePeer, err.length, err.message)
+        try {
+          entry.at = Date.now() + readTimeoutMs
+          await writeFrame(stream, refusal('too_large', `message of ${err.length} bytes exceeds the limit of ${err.limit} bytes`))
+          stream.close()
+        } catch { stream.abort('frame too large') }
+        return
+      }
+      stream.abort(err instanceof Error ? err : String(err))
+      if (this.state !== 'running') return // stopping is not a stream failure
+      this.stats.streamErrors++
+      this.emit('stream:error', { from: stream.remotePeer, error: err instanceof Error ? err : new Error(String(err)) })
+    } finally {
+      this.sweeper.remove(entry)
+      this.activeStreams.delete(stream)
+    }
+  }
+
+  /** Route one inbound frame: MCP → mcp handler, A2A → a2a handler, anything else → inbox. Returns the reply. */
+  private async dispatch (from: PeerId, frame: Uint8Array): Promise<Uint8Array | undefined> {
+    const kind = classifyFrame(frame, { mcp: true, a2a: true })
+    if (kind.kind === 'raw') return this.queue(from, frame)
+    const handler = kind.kind === 'mcp' ? this.mcpHandler : this.a2aHandler
+    const encode = (r: EnvelopeReply, extra?: RefusalBody): Uint8Array => kind.kind === 'mcp'
+      ? withExtra(encodeMcpResponse(kind.service, r.response, r.error), extra)
+      : withExtra(encodeA2aResponse(r.response, r.error), extra)
+    if (handler === undefined) {
+      // AXL queues envelopes of a disabled stream for /recv and sends nothing back, so a caller waits 30 s.
+      // We queue it too (so /send of such JSON still arrives) and answer at once with an error envelope.
+      const queued = this.queue(from, frame)
+      const what = kind.kind === 'mcp' ? 'MCP' : 'A2A'
+      const error = `no ${what} service on this node (the frame was delivered to its inbox as a raw message)`
+      return encode({ response: null, error }, queued === undefined ? { axl_refused: { code: 'unhandled', message: error } } : { axl_refused: { code: 'inbox_full', message: 'inbox full' } })
+    }
+    if (this.activeRequests >= this.limits.maxConcurrentRequests) {
+      this.stats.requestsRejected++
+      return encode({ response: null, error: `node busy: ${this.activeRequests} requests in progress` })
+    }
+    this.activeRequests++
+    const ac = new AbortController()
+    this.requestControllers.add(ac) // stop() aborts it
+    const op: { error?: Error, reject?: (e: Error) => void } = {}
+    const timeoutMs = this.limits.requestTimeoutMs
+    const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
+      op.error = new TimeoutError(`the request handler timed out after ${timeoutMs} ms`)
+      ac.abort(op.error)
+      op.reject?.(op.error)
+    })
+    try {
+      const ctx: RequestContext = { from, signal: ac.signal }
+      // Through a promise: a handler that throws synchronously or returns a plain object still gets an answer.
+      const p = Promise.resolve().then(async () => kind.kind === 'mcp'
+        ? await (handler as McpHandler)({ service: kind.service, request: kind.request }, ctx)
+        : await (handler as A2aHandler)({ agentCard: kind.agentCard, request: kind.request }, ctx))
+      const r = await this.bounded(op, p, () => {})
+      return encode(r)
+    } catch (err) {
+      return encode({ response: null, error: `handler failed: ${err instanceof Error ? err.message : String(err)}` })
+    } finally {
+      this.activeRequests--
+      this.requestControllers.delete(ac)
+      this.sweeper.remove(entry)
+    }
+  }
+
+  /** Queue a raw message; returns a refusal frame when the inbox refused it. */
+  private queue (from: PeerId, data: Uint8Array): Uint8Array | undefined {
+    // Own the bytes: transports may hand us views of buffers they reuse.
+    // A frame that is a view into a larger chunk would pin (and alias) the whole chunk: copy it.
+    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice()
+    const msg: InboundMessage = { from, data: owned, receivedAt: Date.now() }
+    const r = this.inbox.push(msg)
+    if (!r.ok) {
+      this.dropped(from, data.byteLength, r.reason)
+      return refusal('inbox_full', r.reason)
+    }
+    for (const d of r.evicted ?? (r.dropped === undefined ? [] : [r.dropped])) this.dropped(d.from, d.data.byteLength, 'inbox overflow')
+    if (r.dropped !== msg) this.emit('message', msg)
+    return undefined
+  }
+
+  private dropped (from: PeerId, bytes: number, reason: string): void {
+    this.emit('message:dropped', { from, bytes, reason })
+  }
+
+  private emit<T> (type: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  private assertRunning (): void {
+    if (this.state !== 'running') throw new NotStartedError(this.state === 'new' ? 'the node is not started' : 'the node is stopped')
+  }
+
+  /**
+   * A single deadline for a whole operation (not one per step): aborts when the caller's signal fires, the
+   * node stops, or `timeoutMs` passes (default limits.requestTimeoutMs; Infinity for none). Call done().
+   */
+  private scope (opts: WaitOptions, what: string, timeoutMs: number | undefined = opts.timeoutMs ?? this.limits.requestTimeoutMs): Scope {
+    const ac = new AbortController()
+    const sources = opts.signal === undefined ? [this.stopController.signal] : [opts.signal, this.stopController.signal]
+    const onAbort = (e: Event): void => { ac.abort((e.target as AbortSignal).reason) }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const done = (): void => {
+      if (timer !== undefined) clearTimeout(timer)
+      for (const s of sources) s.removeEventListener('abort', onAbort)
+    }
+    for (const s of sources) {
+      if (s.aborted) { ac.abort(s.reason); return { signal: ac.signal, done } }
+    }
+    for (const s of sources) s.addEventListener('abort', onAbort, { once: true })
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      timer = setTimeout(() => { ac.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)) }, Math.min(MAX_TIMER_MS, Math.max(0, timeoutMs)))
+    }
+    return { signal: ac.signal, done }
+  }
+}
+
+function refusal (code: string, message: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ axl_refused: { code, message } } satisfies RefusalBody))
+}
+
+function withExtra (envelope: Uint8Array, extra: RefusalBody | undefined): Uint8Array {
+  if (extra === undefined) return envelope
+  const tail = new TextEncoder().encode(`,"axl_refused":${JSON.stringify(extra.axl_refused)}}`)
+  const out = new Uint8Array(envelope.byteLength - 1 + tail.byteLength)
+  out.set(envelope.subarray(0, envelope.byteLength - 1))
+  out.set(tail, envelope.byteLength - 1)
+  return out
+}
+
+/** The limit a 'too_large' refusal names ("… exceeds the limit of N bytes"), or 0. */
+function refusalLimit (message: string): number {
+  return Number(/limit of (\d+)/.exec(message)?.[1] ?? 0)
+}
+
+/** True when a reply frame is an MCP/A2A response envelope (it has a "response" member). */
+function isEnvelopeReply (frame: Uint8Array): boolean {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(frame)) as Record<string, unknown> | null
+    return v !== null && typeof v === 'object' && 'response' in v
+  } catch { return false }
+}
+
+/** Reads the `axl_refused` member of a reply frame, if it is a JSON object with one. */
+function parseRefusal (frame: Uint8Array): { code: string, message: string } | undefined {
+  if (frame.byteLength === 0 || frame.byteLength > 64 * 1024 || frame[0] !== 0x7b) return undefined
+  try {
+    const v = JSON.parse(new TextDecoder().decode(frame)) as Partial<RefusalBody> | null
+    const r = v?.axl_refused
+    if (r !== undefined && typeof r.code === 'string' && typeof r.message === 'string') return r
+  } catch { /* not ours */ }
+  return undefined
+}

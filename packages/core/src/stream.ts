@@ -1,0 +1,273 @@
+import { AbortError, AxlError, StreamClosedError } from './errors.js'
+import { withDeadline, type WaitOptions } from './deadline.js'
+import type { PeerId } from './peer-id.js'
+
+/**
+ * A reliable, ordered byte stream between two nodes, as every Mesh transport provides it.
+ *
+ * It follows the conventions of `@libp2p/interface` v3 message streams: `send()` returns false when the
+ * caller should wait for `onDrain()`; `closeWrite()` half-closes (FIN), `close()` closes gracefully,
+ * `abort(err)` resets. Reading is pull-based (`read()` or `for await`), with a bounded receive buffer
+ * whose state the transport uses for flow control.
+ */
+
+/** Where a stream stands. */
+export type StreamStatus = 'open' | 'closed' | 'aborted'
+
+/** How bytes leave this end of a stream; implemented by each transport. */
+export interface StreamSink {
+  /** Send bytes to the remote; return false to ask the writer to wait until `notifyDrain()`. */
+  write: (data: Uint8Array) => boolean
+  /** Half-close: no more bytes from this side (FIN). */
+  end: () => void
+  /** Reset the stream (RST); the remote's pending and future reads fail with `reason`. */
+  reset: (reason: string) => void
+}
+
+/** Options for a MeshStream. */
+export interface MeshStreamInit {
+  /** The authenticated remote peer (full key). */
+  remotePeer: PeerId
+  /** Who opened the stream. */
+  direction: 'inbound' | 'outbound'
+  /** How bytes leave this end. */
+  sink: StreamSink
+  /** Receive-buffer high-water mark in bytes; `readableFull` turns true above it. Default 1 MiB. */
+  readableHighWaterMark?: number
+  /** Called after the reader consumed bytes (transports use it to reopen their window). */
+  onConsumed?: (bytes: number) => void
+}
+
+let nextStreamId = 1
+
+/** One end of a stream. Transports create them; applications use read/send/close. */
+export class MeshStream implements AsyncIterable<Uint8Array> {
+  /** Unique id within this process, for logs. */
+  readonly id: number
+  /** The authenticated remote peer. */
+  readonly remotePeer: PeerId
+  /** Who opened the stream. */
+  readonly direction: 'inbound' | 'outbound'
+  private readonly sink: StreamSink
+  private readonly hwm: number
+  private readonly onConsumed?: (bytes: number) => void
+  private chunks: Uint8Array[] = []
+  private head = 0
+  private buffered = 0
+  private remoteEnded = false
+  private localEnded = false
+  private resetReason: string | undefined
+  /** The Error passed to abort(), thrown to this side's pending and later operations. */
+  private localError: Error | undefined
+  private readWaiters: Array<() => void> = []
+  /** True between a sink write that returned false and the next notifyDrain(). */
+  private needDrain = false
+  private drainWaiters: Array<() => void> = []
+  private closeWaiters: Array<() => void> = []
+  private discarding = false
+
+  constructor (init: MeshStreamInit) {
+    this.id = nextStreamId++
+    this.remotePeer = init.remotePeer
+    this.direction = init.direction
+    this.sink = init.sink
+    this.hwm = init.readableHighWaterMark ?? 1024 * 1024
+    this.onConsumed = init.onConsumed
+  }
+
+  /** 'open' until both directions ended ('closed') or the stream was reset ('aborted'). */
+  get status (): StreamStatus {
+    if (this.resetReason !== undefined) return 'aborted'
+    return this.remoteEnded && this.localEnded ? 'closed' : 'open'
+  }
+
+  /** Bytes received and not yet read. */
+  get readableLength (): number { return this.buffered }
+
+  /** True when the receive buffer is above its high-water mark (the transport should stop sending). */
+  get readableFull (): boolean { return this.buffered >= this.hwm }
+
+  /** True once this side half-closed or the stream was reset. */
+  get writableEnded (): boolean { return this.localEnded || this.resetReason !== undefined }
+
+  /** Send bytes. Returns false when the caller should `await onDrain()` before sending more. */
+  send (data: Uint8Array): boolean {
+    if (this.resetReason !== undefined) throw this.resetError()
+    if (this.localEnded) throw new StreamClosedError('cannot send after closeWrite()')
+    const ok = this.sink.write(data)
+    if (!ok) this.needDrain = true
+    return ok
+  }
+
+  /** Resolves when the transport can take more bytes (at once if the last `send()` was not pushed back). */
+  async onDrain (opts: WaitOptions = {}): Promise<void> {
+    if (this.resetReason !== undefined) throw this.resetError()
+    if (!this.needDrain) return
+    let resolve!: () => void
+    const p = new Promise<void>(res => { resolve = res })
+    this.drainWaiters.push(resolve)
+    await withDeadline(p, opts, 'waiting for the stream to drain', () => {
+      this.drainWaiters = this.drainWaiters.filter(w => w !== resolve)
+    })
+    if (this.resetReason !== undefined) throw this.resetError()
+  }
+
+  /** Half-close: tell the remote no more bytes will come from this side (FIN). Idempotent. */
+  closeWrite (): void {
+    if (this.localEnded || this.resetReason !== undefined) return
+    this.localEnded = true
+    this.sink.end()
+    this.settleClose()
+  }
+
+  /** Close gracefully: half-close, and drop whatever else the remote sends. */
+  close (): void {
+    this.closeWrite()
+    this.discarding = true
+    this.dropBuffered()
+  }
+
+  /**
+   * Reset the stream; both sides' pending operations fail. Idempotent. This side's operations then throw
+   * `err` itself when it is an AxlError (e.g. a TimeoutError), else StreamClosedError.
+   */
+  abort (err?: Error | string): void {
+    if (this.resetReason !== undefined) return
+    const reason = typeof err === 'string' ? err : (err?.message ?? 'aborted')
+    this.resetReason = reason
+    // A typed error (TimeoutError from a deadline, NotStartedError from stop) is what this side's waiters see.
+    if (err instanceof AxlError) this.localError = err
+    // A reset discards what was received and not read yet: reads fail at once, as after a TCP RST.
+    this.chunks = []
+    this.head = 0
+    this.buffered = 0
+    this.sink.reset(reason)
+    this.wakeAll()
+  }
+
+  /** Resolves when the stream is closed in both directions or reset. */
+  async closed (opts: WaitOptions = {}): Promise<void> {
+    if (this.status !== 'open') return
+    let resolve!: () => void
+    const p = new Promise<void>(res => { resolve = res })
+    this.closeWaiters.push(resolve)
+    await withDeadline(p, opts, 'waiting for the stream to close', () => {
+      this.closeWaiters = this.closeWaiters.filter(w => w !== resolve)
+    })
+  }
+
+  /**
+   * Read the next chunk: resolves with bytes, or null at end of stream (remote half-closed).
+   * Rejects with StreamClosedError if the stream was reset.
+   */
+  async read (opts: WaitOptions = {}): Promise<Uint8Array | null> {
+    for (;;) {
+      const chunk = this.readSync()
+      if (chunk !== undefined) return chunk
+      if (opts.signal?.aborted === true) throw new AbortError()
+      let wake!: () => void
+      const p = new Promise<void>(resolve => { wake = resolve })
+      this.readWaiters.push(wake)
+      await withDeadline(p, opts, 'reading from the stream', () => {
+        this.readWaiters = this.readWaiters.filter(w => w !== wake)
+      })
+    }
+  }
+
+  /**
+   * Take the next buffered chunk without waiting: a chunk, null at end of stream, or undefined if nothing
+   * is buffered yet. Throws StreamClosedError if the stream was reset.
+   */
+  readSync (): Uint8Array | null | undefined {
+    if (this.head < this.chunks.length) {
+      const chunk = this.chunks[this.head]
+      this.chunks[this.head++] = EMPTY
+      if (this.head === this.chunks.length) { this.chunks = []; this.head = 0 }
+      this.buffered -= chunk.byteLength
+      this.onConsumed?.(chunk.byteLength)
+      return chunk
+    }
+    if (this.resetReason !== undefined) throw this.resetError()
+    if (this.remoteEnded) return null
+    return undefined
+  }
+
+  /** Iterate over received chunks until the remote half-closes. */
+  async * [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const chunk = await this.read()
+      if (chunk === null) return
+      yield chunk
+    }
+  }
+
+  // ---- transport side -------------------------------------------------------------------------------
+
+  /** Transport: bytes arrived from the remote. */
+  deliver (data: Uint8Array): void {
+    if (this.remoteEnded || this.resetReason !== undefined) return
+    if (this.discarding) { this.onConsumed?.(data.byteLength); return }
+    if (data.byteLength === 0) return
+    this.chunks.push(data)
+    this.buffered += data.byteLength
+    this.wakeReader()
+  }
+
+  /** Transport: the remote half-closed (FIN). */
+  deliverEnd (): void {
+    if (this.remoteEnded || this.resetReason !== undefined) return
+    this.remoteEnded = true
+    this.wakeReader()
+    this.settleClose()
+  }
+
+  /** Transport: the remote reset the stream, or the connection under it failed. */
+  deliverReset (reason: string): void {
+    if (this.resetReason !== undefined) return
+    this.resetReason = reason
+    this.wakeAll()
+  }
+
+  /** Transport: the sink can take more bytes again. */
+  notifyDrain (): void {
+    this.needDrain = false
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The error for operations on a reset stream: the aborting owner's own error, else StreamClosedError. */
+  private resetError (): Error {
+    return this.localError ?? new StreamClosedError(`stream reset: ${this.resetReason ?? 'unknown'}`)
+  }
+
+  private dropBuffered (): void {
+    const n = this.buffered
+    this.chunks = []
+    this.head = 0
+    this.buffered = 0
+    if (n > 0) this.onConsumed?.(n)
+  }
+
+  private wakeReader (): void {
+    if (this.readWaiters.length === 0) return
+    const waiters = this.readWaiters
+    this.readWaiters = []
+    for (const w of waiters) w()
+  }
+
+  private settleClose (): void {
+    if (this.status === 'open') return
+    const waiters = this.closeWaiters
+    this.closeWaiters = []
+    for (const w of waiters) w()
+  }
+
+  private wakeAll (): void {
+    this.wakeReader()
+    this.notifyDrain()
+    this.settleClose()
+  }
+}
+
+const EMPTY = new Uint8Array(0)

