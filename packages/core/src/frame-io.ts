@@ -44,8 +44,21 @@ export class FrameReader {
   }
 }
 
-/** Write one frame (header then payload, as Go AXL does) and wait for the stream to drain if needed. */
+/** Frames up to this size are written as one buffer (header + payload); larger ones as two writes, uncopied. */
+const COALESCE_LIMIT = 64 * 1024
+
+/** Write one frame (4-byte length, then payload) and wait for the stream to drain if needed. */
 export async function writeFrame (stream: MeshStream, payload: Uint8Array, opts: WaitOptions = {}): Promise<void> {
-  stream.send(frameHeader(payload.byteLength))
-  if (!stream.send(payload)) await stream.onDrain(opts)
+  let ok: boolean
+  if (payload.byteLength <= COALESCE_LIMIT) {
+    // One buffer, handed over to the transport: one allocation per small message, none downstream in memory.
+    const buf = new Uint8Array(4 + payload.byteLength)
+    new DataView(buf.buffer).setUint32(0, payload.byteLength)
+    buf.set(payload, 4)
+    ok = stream.send(buf, true)
+  } else {
+    stream.send(frameHeader(payload.byteLength))
+    ok = stream.send(payload)
+  }
+  if (!ok) await stream.onDrain(opts)
 }

@@ -158,8 +158,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly maxMessageSize: number
   private readonly stopController = new AbortController()
   private readonly activeStreams = new Set<MeshStream>()
-  /** Streams opened by send()/request() on the fast path; stop() resets them. */
-  private readonly outboundStreams = new Set<MeshStream>()
+  /** send()/request() operations on the fast path; stop() fails them. */
+  private readonly fastOps = new Set<FastOp>()
   /** Handler signals of requests in progress; stop() aborts them. */
   private readonly requestControllers = new Set<AbortController>()
   /** Default deadlines (requests, idle and read timeouts) on one coarse timer. */
@@ -217,8 +217,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     for (const stream of this.activeStreams) stream.abort('node stopping')
     this.activeStreams.clear()
     const stopping = new NotStartedError('the node is stopping')
-    for (const stream of this.outboundStreams) stream.abort(stopping)
-    this.outboundStreams.clear()
+    for (const op of this.fastOps) failOp(op, stopping)
+    this.fastOps.clear()
     for (const ac of this.requestControllers) ac.abort(stopping)
     this.requestControllers.clear()
     this.sweeper.stop()
@@ -309,18 +309,15 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
    */
   private async exchangeFast (to: PeerId, frame: Uint8Array, maxReply: number, what: string): Promise<Uint8Array | null> {
     const timeoutMs = this.limits.requestTimeoutMs
-    const op: { stream?: MeshStream, error?: Error, reject?: (e: Error) => void } = {}
-    const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
-      op.error = new TimeoutError(`${what} timed out after ${timeoutMs} ms`)
-      op.stream?.abort(op.error)
-      op.reject?.(op.error)
-    })
+    const op: FastOp = {}
+    const entry = this.sweeper.add(Date.now() + timeoutMs, () => { failOp(op, new TimeoutError(`${what} timed out after ${timeoutMs} ms`)) })
+    this.fastOps.add(op)
     let release: (() => void) | undefined
     try {
-      release = await this.bounded(op, this.acquireOutbound(to, this.stopController.signal), r => { r() })
+      const slot = this.acquireOutbound(to)
+      release = typeof slot === 'function' ? slot : await this.bounded(op, slot, r => { r() })
       const stream = await this.bounded(op, this.mesh.dial(to, { signal: this.stopController.signal }), s => { s.abort(op.error ?? 'abandoned') })
       op.stream = stream
-      this.outboundStreams.add(stream)
       await writeFrame(stream, frame)
       stream.closeWrite()
       const reply = await new FrameReader(stream, maxReply).next()
@@ -333,7 +330,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       throw err
     } finally {
       this.sweeper.remove(entry)
-      if (op.stream !== undefined) this.outboundStreams.delete(op.stream)
+      this.fastOps.delete(op)
       release?.()
     }
   }
@@ -372,8 +369,12 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     } finally { release() }
   }
 
-  /** Wait for one of the OUTBOUND_STREAMS_PER_PEER slots to `to`; returns its release function. */
-  private async acquireOutbound (to: PeerId, signal: AbortSignal): Promise<() => void> {
+  /**
+   * Take one of the OUTBOUND_STREAMS_PER_PEER slots to `to`: its release function at once when one is free,
+   * else a promise of it. With `signal` the wait is abandoned when it fires; without, the caller bounds the
+   * wait itself (exchangeFast) and releases a slot granted too late.
+   */
+  private acquireOutbound (to: PeerId, signal?: AbortSignal): (() => void) | Promise<() => void> {
     let entry = this.outbound.get(to)
     if (entry === undefined) { entry = { active: 0, waiters: [] }; this.outbound.set(to, entry) }
     const e = entry
@@ -391,13 +392,12 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     let wake!: () => void
     const p = new Promise<void>(resolve => { wake = () => { granted = true; resolve() } })
     e.waiters.push(wake)
-    try {
-      await withDeadline(p, { signal }, `waiting for a stream slot to ${to}`, () => { e.waiters = e.waiters.filter(w => w !== wake) })
-    } catch (err) {
-      if (granted) release()
-      throw err
-    }
-    return release
+    if (signal === undefined) return p.then(() => release)
+    return withDeadline(p, { signal }, `waiting for a stream slot to ${to}`, () => { e.waiters = e.waiters.filter(w => w !== wake) })
+      .then(() => release, err => {
+        if (granted) release()
+        throw err
+      })
   }
 
   recv (): InboundMessage | undefined { return this.inbox.shift() }
@@ -503,7 +503,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.activeRequests++
     const ac = new AbortController()
     this.requestControllers.add(ac) // stop() aborts it
-    const op: { error?: Error, reject?: (e: Error) => void } = {}
+    const op: FastOp = {}
     const timeoutMs = this.limits.requestTimeoutMs
     const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
       op.error = new TimeoutError(`the request handler timed out after ${timeoutMs} ms`)
@@ -531,7 +531,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private queue (from: PeerId, data: Uint8Array): Uint8Array | undefined {
     // Own the bytes: transports may hand us views of buffers they reuse.
     // A frame that is a view into a larger chunk would pin (and alias) the whole chunk: copy it.
-    const owned = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice()
+    // (A view that wastes at most 64 bytes of its buffer, e.g. a frame behind its 4-byte header, is kept.)
+    const owned = data.buffer.byteLength - data.byteLength <= 64 ? data : data.slice()
     const msg: InboundMessage = { from, data: owned, receivedAt: Date.now() }
     const r = this.inbox.push(msg)
     if (!r.ok) {
@@ -577,6 +578,17 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     }
     return { signal: ac.signal, done }
   }
+}
+
+/** An operation on the fast path: what its deadline (or stop) must fail. */
+interface FastOp { stream?: MeshStream, error?: Error, reject?: (e: Error) => void }
+
+/** Fail a fast-path operation: remember the error, reset its stream, reject what it awaits. */
+function failOp (op: FastOp, err: Error): void {
+  if (op.error !== undefined) return
+  op.error = err
+  op.stream?.abort(err)
+  op.reject?.(err)
 }
 
 function refusal (code: string, message: string): Uint8Array {

@@ -16,8 +16,12 @@ export type StreamStatus = 'open' | 'closed' | 'aborted'
 
 /** How bytes leave this end of a stream; implemented by each transport. */
 export interface StreamSink {
-  /** Send bytes to the remote; return false to ask the writer to wait until `notifyDrain()`. */
-  write: (data: Uint8Array) => boolean
+  /**
+   * Send bytes to the remote; return false to ask the writer to wait until `notifyDrain()`. When `owned` is
+   * true the caller hands the buffer over (it will never touch it again), so an in-process sink may keep it
+   * instead of copying.
+   */
+  write: (data: Uint8Array, owned?: boolean) => boolean
   /** Half-close: no more bytes from this side (FIN). */
   end: () => void
   /** Reset the stream (RST); the remote's pending and future reads fail with `reason`. */
@@ -90,11 +94,14 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
   /** True once this side half-closed or the stream was reset. */
   get writableEnded (): boolean { return this.localEnded || this.resetReason !== undefined }
 
-  /** Send bytes. Returns false when the caller should `await onDrain()` before sending more. */
-  send (data: Uint8Array): boolean {
+  /**
+   * Send bytes. Returns false when the caller should `await onDrain()` before sending more.
+   * Pass `owned = true` only for a buffer you never touch again (the transport may keep it without copying).
+   */
+  send (data: Uint8Array, owned = false): boolean {
     if (this.resetReason !== undefined) throw this.resetError()
     if (this.localEnded) throw new StreamClosedError('cannot send after closeWrite()')
-    const ok = this.sink.write(data)
+    const ok = this.sink.write(data, owned)
     if (!ok) this.needDrain = true
     return ok
   }
@@ -168,6 +175,7 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
       let wake!: () => void
       const p = new Promise<void>(resolve => { wake = resolve })
       this.readWaiters.push(wake)
+      if (opts.signal === undefined && opts.timeoutMs === undefined) { await p; continue }
       await withDeadline(p, opts, 'reading from the stream', () => {
         this.readWaiters = this.readWaiters.filter(w => w !== wake)
       })

@@ -170,11 +170,11 @@ class Pipe {
 
   connect (writer: MeshStream, reader: MeshStream): void { this.writer = writer; this.reader = reader }
 
-  write = (data: Uint8Array): boolean => {
+  write = (data: Uint8Array, owned = false): boolean => {
     if (this.dead) return true
     this.inflight += data.byteLength
-    // Copy, as a socket would: the writer may reuse its buffer as soon as send() returns.
-    this.enqueue(data.slice())
+    // Copy, as a socket would: the writer may reuse its buffer as soon as send() returns (unless handed over).
+    this.enqueue(owned ? data : data.slice())
     if (this.inflight >= this.net.windowBytes) { this.blocked = true; return false }
     return true
   }
