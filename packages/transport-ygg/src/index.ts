@@ -1,0 +1,25 @@
+import './polyfill.js'
+
+// -- wire formats, clock, link contract (lead) --
+export * from './wire.js'
+export { encodeUvarint, uvarintSize, writeUvarint, readUvarint, readUvarintNumber, MAX_UINT64, MAX_UVARINT_LEN } from './uvarint.js'
+export { murmur3x64_128, baseHashes } from './murmur3.js'
+export { Bloom, encodeBloom, decodeBloom, identityTransform, bloomLocations, BLOOM_BITS, BLOOM_K } from './bloom.js'
+export type { KeyTransform } from './bloom.js'
+export { WireError, FrameStreamError } from './errors.js'
+export { systemClock, VirtualClock } from './clock.js'
+export type { Clock, TimerHandle } from './clock.js'
+export { peerConnPair } from './peer-conn.js'
+export type { PeerConn } from './peer-conn.js'
+// Link layer: Noise-secured tcp:// ws:// memory:// (and custom) links.
+export * from './links/index.js'
+// Network layer (ironwood tree, greedy routing, bloom lookups) and its datagram API.
+export { Overlay } from './overlay.js'
+export type { OverlayOptions } from './overlay.js'
+export { DEFAULT_TIMINGS } from './router.js'
+export type { RouterOptions, RouterTimings, RouterStats, TrafficEventKind } from './router.js'
+export type { OverlayTopology, TopologyPeerLink, TopologyTreeEntry, TopologyPath } from './topology.js'
+export { ed25519Signer, ed25519Verifier, INSECURE_simulationCrypto } from './crypto.js'
+export type { Signer, VerifyFn } from './crypto.js'
+export { PacketQueue } from './packet-queue.js'
+export { treeDist } from './routing.js'
