@@ -1,0 +1,15 @@
+export { mcp, McpRouter } from './router.js'
+export type {
+  ServiceDefinition, ServiceOptions, AccessRule, InitialService, McpRouterOptions, ServiceInfo, CallOptions, ServiceStatusDetail
+} from './router.js'
+export type { ServiceKind, ServiceStatus, CallContext } from './backend.js'
+export type { JsonRpcHandler } from './handler-backend.js'
+export type { McpSdkServer, PerPeerServerSpec } from './sdk-backend.js'
+export type { StdioServerSpec, RestartPolicy } from './stdio-backend.js'
+export type { HttpEndpointSpec } from './http-backend.js'
+export { MeshClientTransport } from './mesh-transport.js'
+export type { MeshTransportOptions } from './mesh-transport.js'
+export { RouterErrorCode } from './error-codes.js'
+export type { RouterErrorCodeValue } from './error-codes.js'
+export { ServiceExistsError, InvalidServiceError, BackendError } from './errors.js'
+export type { JsonRpcId, JsonRpcRequest, JsonRpcResponse, JsonRpcErrorObject } from './jsonrpc.js'

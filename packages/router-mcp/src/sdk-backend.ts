@@ -1,0 +1,245 @@
+/**
+ * In-process MCP SDK servers (`McpServer` or `Server` from @modelcontextprotocol/sdk), connected through an
+ * in-memory Transport. Two modes:
+ * - shared: one server instance, one connection, every caller multiplexed over it (ids rewritten). Server
+ *   state is shared: the last caller's `initialize` sets the client capabilities the server sees.
+ * - per peer: a factory makes one server (and connection) per calling peer, so MCP session state is per
+ *   caller; sessions are bounded (LRU) and closed when idle.
+ * Either way each request carries the caller: `extra.authInfo.clientId` and
+ * `extra.requestInfo.headers['x-from-peer-id']` are the caller's full peer id.
+ */
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
+import type { PeerId } from '@axl/core'
+import type { Backend, CallContext, ServiceStatus } from './backend.js'
+import { JsonRpcChannel } from './channel.js'
+import { BackendError, unavailable } from './errors.js'
+import { RouterErrorCode } from './error-codes.js'
+import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js'
+
+/** An MCP SDK server: `McpServer` or the low-level `Server`. */
+export type McpSdkServer = McpServer | Server
+
+/** A service where every calling peer gets its own server instance (per-caller MCP session state). */
+export interface PerPeerServerSpec {
+  /** Makes the server for one calling peer. */
+  serverPerPeer: (peer: PeerId) => McpSdkServer | Promise<McpSdkServer>
+  /** Most live per-peer servers; the least recently used idle one is closed to make room. Default 64. */
+  maxSessions?: number
+  /** Close a peer's server after this long without calls, ms. Default 600000 (10 min). */
+  sessionIdleMs?: number
+}
+
+/** True when `v` looks like an MCP SDK server (has connect() and is a Server or wraps one). */
+export function isSdkServer (v: unknown): v is McpSdkServer {
+  if (v === null || typeof v !== 'object') return false
+  const o = v as Record<string, unknown>
+  if (typeof o.connect !== 'function' || typeof o.close !== 'function') return false
+  if (typeof o.setRequestHandler === 'function') return true
+  const inner = o.server as Record<string, unknown> | undefined
+  return inner !== null && typeof inner === 'object' && typeof inner.setRequestHandler === 'function'
+}
+
+/** The server side of the in-memory link: the SDK server sees this as its Transport. */
+class InProcessServerTransport implements Transport {
+  onclose?: () => void
+  onerror?: (error: Error) => void
+  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void
+  sessionId?: string
+  private closed = false
+
+  constructor (private readonly toRouter: (message: unknown) => void, private readonly service: string) {}
+
+  async start (): Promise<void> {}
+
+  async send (message: JSONRPCMessage): Promise<void> {
+    if (this.closed) throw unavailable('the in-process MCP connection is closed')
+    queueMicrotask(() => { this.toRouter(message) })
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.onclose?.()
+  }
+
+  get isClosed (): boolean { return this.closed }
+
+  /** Deliver a message to the server, tagged with the caller's peer id. */
+  deliver (message: Record<string, unknown>, from: PeerId | undefined): void {
+    if (this.closed) throw unavailable('the in-process MCP connection is closed')
+    const extra: MessageExtraInfo | undefined = from === undefined
+      ? undefined
+      : {
+          authInfo: { token: '', clientId: from, scopes: [], extra: { peerId: from } },
+          requestInfo: { headers: { 'x-from-peer-id': from, 'x-service': this.service } }
+        }
+    queueMicrotask(() => { this.onmessage?.(message as JSONRPCMessage, extra) })
+  }
+}
+
+/** One connected server and its channel. */
+class Connection {
+  readonly channel: JsonRpcChannel
+  readonly transport: InProcessServerTransport
+  lastUsed = Date.now()
+  active = 0
+
+  constructor (readonly server: McpSdkServer, service: string, onClosed?: () => void) {
+    this.transport = new InProcessServerTransport(m => { this.channel.receive(m) }, service)
+    this.channel = new JsonRpcChannel((m, from) => { this.transport.deliver(m, from) })
+    // Set before connect(): the SDK wraps whatever onclose is present when it connects.
+    this.transport.onclose = () => {
+      this.channel.failAll(unavailable(`the in-process MCP server of "${service}" closed its connection`))
+      onClosed?.()
+    }
+  }
+
+  async connect (): Promise<void> {
+    try {
+      await this.server.connect(this.transport)
+    } catch (err) {
+      throw new BackendError(RouterErrorCode.InternalError, 'connect_failed', `cannot connect the MCP server: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  async close (): Promise<void> {
+    try { await this.server.close() } catch { /* already closed */ }
+    await this.transport.close()
+  }
+}
+
+/** Internal: one shared in-process server. */
+export class SharedSdkBackend implements Backend {
+  readonly kind = 'sdk' as const
+  status: ServiceStatus = 'starting'
+  private readonly conn: Connection
+
+  /** Observe status changes. */
+  onStatus?: (status: ServiceStatus, detail: Record<string, unknown>) => void
+
+  constructor (server: McpSdkServer, private readonly service: string) {
+    this.conn = new Connection(server, service, () => {
+      if (this.status !== 'ready') return
+      this.status = 'stopped'
+      this.onStatus?.('stopped', { reason: 'the server closed its connection' })
+    })
+  }
+
+  info (): Record<string, unknown> { return { sessions: 'shared', ...this.conn.channel.stats } }
+
+  async start (): Promise<void> {
+    await this.conn.connect()
+    this.status = 'ready'
+  }
+
+  async stop (): Promise<void> {
+    if (this.status === 'stopped') return
+    this.status = 'stopped'
+    await this.conn.close()
+  }
+
+  async request (message: JsonRpcRequest & { id: JsonRpcId }, ctx: CallContext): Promise<unknown> {
+    if (this.status !== 'ready' || this.conn.transport.isClosed) throw unavailable(`service "${this.service}" is ${this.status}`)
+    return await this.conn.channel.request(message, ctx.from, ctx.signal)
+  }
+
+  async notify (message: JsonRpcRequest, ctx: CallContext): Promise<void> {
+    if (this.status !== 'ready' || this.conn.transport.isClosed) throw unavailable(`service "${this.service}" is ${this.status}`)
+    this.conn.channel.notify(message, ctx.from)
+  }
+}
+
+/** Internal: one server per calling peer, LRU-bounded, closed when idle. */
+export class PerPeerSdkBackend implements Backend {
+  readonly kind = 'sdk' as const
+  status: ServiceStatus = 'starting'
+  private readonly sessions = new Map<PeerId, Promise<Connection>>()
+  private readonly live = new Map<PeerId, Connection>()
+  private readonly maxSessions: number
+  private readonly idleMs: number
+  private sweeper: NodeJS.Timeout | undefined
+  private closedForIdle = 0
+
+  constructor (private readonly spec: PerPeerServerSpec, private readonly service: string) {
+    this.maxSessions = spec.maxSessions ?? 64
+    this.idleMs = spec.sessionIdleMs ?? 600_000
+  }
+
+  info (): Record<string, unknown> { return { sessions: 'per-peer', liveSessions: this.live.size, maxSessions: this.maxSessions, closedForIdle: this.closedForIdle } }
+
+  async start (): Promise<void> {
+    this.status = 'ready'
+    const every = Math.max(50, Math.min(this.idleMs / 2, 60_000))
+    this.sweeper = setInterval(() => { this.sweep() }, every)
+    this.sweeper.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (this.status === 'stopped') return
+    this.status = 'stopped'
+    clearInterval(this.sweeper)
+    const all = [...this.sessions.values()]
+    this.sessions.clear()
+    this.live.clear()
+    await Promise.allSettled(all.map(async p => { await (await p).close() }))
+  }
+
+  private sweep (): void {
+    const now = Date.now()
+    for (const [peer, c] of this.live) {
+      if (c.active === 0 && now - c.lastUsed >= this.idleMs) { this.drop(peer, c); this.closedForIdle++ }
+    }
+  }
+
+  private drop (peer: PeerId, c: Connection): void {
+    this.live.delete(peer)
+    this.sessions.delete(peer)
+    void c.close()
+  }
+
+  private async connection (peer: PeerId): Promise<Connection> {
+    if (this.status !== 'ready') throw unavailable(`service "${this.service}" is ${this.status}`)
+    let p = this.sessions.get(peer)
+    if (p === undefined) {
+      if (this.sessions.size >= this.maxSessions) {
+        let victim: [PeerId, Connection] | undefined
+        for (const e of this.live) if (e[1].active === 0 && (victim === undefined || e[1].lastUsed < victim[1].lastUsed)) victim = e
+        if (victim === undefined) throw new BackendError(RouterErrorCode.Busy, 'busy', `service "${this.service}" has ${this.maxSessions} busy per-peer sessions`)
+        this.drop(victim[0], victim[1])
+      }
+      p = (async () => {
+        const c: Connection = new Connection(await this.spec.serverPerPeer(peer), this.service, () => {
+          if (this.live.get(peer) === c) { this.live.delete(peer); this.sessions.delete(peer) }
+        })
+        await c.connect()
+        if (this.status !== 'ready') { await c.close(); throw unavailable(`service "${this.service}" stopped`) }
+        this.live.set(peer, c)
+        return c
+      })()
+      this.sessions.set(peer, p)
+      p.catch(() => { if (this.sessions.get(peer) === p) this.sessions.delete(peer) })
+    }
+    const c = await p
+    c.lastUsed = Date.now()
+    return c
+  }
+
+  async request (message: JsonRpcRequest & { id: JsonRpcId }, ctx: CallContext): Promise<unknown> {
+    const c = await this.connection(ctx.from)
+    c.active++
+    try {
+      return await c.channel.request(message, ctx.from, ctx.signal)
+    } finally {
+      c.active--
+      c.lastUsed = Date.now()
+    }
+  }
+
+  async notify (message: JsonRpcRequest, ctx: CallContext): Promise<void> {
+    const c = await this.connection(ctx.from)
+    c.channel.notify(message, ctx.from)
+  }
+}
