@@ -23,3 +23,20 @@ export { ed25519Signer, ed25519Verifier, INSECURE_simulationCrypto } from './cry
 export type { Signer, VerifyFn } from './crypto.js'
 export { PacketQueue } from './packet-queue.js'
 export { treeDist } from './routing.js'
+// Encrypted sessions (ironwood `encrypted` layer): init/ack handshake, ratchet, replay window.
+export { SessionManager, SESSION_TIMEOUT_MS, ROTATION_INTERVAL_MS, DEFAULT_REPLAY_WINDOW, DEFAULT_MAX_PENDING } from './session/session.js'
+export type { SessionManagerOptions, SessionIdentity, SessionStats, SessionInfoView } from './session/session.js'
+export { SessionError } from './session/errors.js'
+export { ReplayWindow } from './session/replay.js'
+export type { ReplayVerdict } from './session/replay.js'
+export {
+  edPrivateToX25519, edPublicToX25519, x25519, x25519Reference, newBoxKeys, boxPrivateKey, boxPublicKey, boxPrecompute,
+  boxSeal, boxOpen, sealParts, nonceForCounter, BoxKey, loadSodium, useSodium, sessionCryptoReady, cipherBackend,
+  setCipherBackend, BOX_KEY_SIZE, BOX_OVERHEAD, BOX_NONCE_SIZE, WASM_MIN_BYTES
+} from './session/crypto.js'
+export type { BoxKeyPair, CipherBackend } from './session/crypto.js'
+export {
+  encryptInit, decryptInit, initSigBytes, encodeTraffic, parseTrafficHeader, SESSION_INIT_SIZE, SESSION_TYPE_DUMMY,
+  SESSION_TYPE_INIT, SESSION_TYPE_ACK, SESSION_TYPE_TRAFFIC, SESSION_TRAFFIC_OVERHEAD, SESSION_TRAFFIC_OVERHEAD_MIN
+} from './session/messages.js'
+export type { SessionInit, TrafficHeader } from './session/messages.js'

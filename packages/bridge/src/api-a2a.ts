@@ -1,0 +1,52 @@
+/** /a2a/{peer_id} (axl-reference §3.5): GET fetches the remote agent card, POST relays an A2A JSON-RPC request. */
+import { MessageTooLargeError, compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest, parsePeerId, type PeerId } from '@axl/core'
+import { bodyOrReply, type ApiRequest } from './api-context.js'
+import { httpError, sendBody } from './http-response.js'
+import { meshFailure } from './mesh-errors.js'
+
+const dec = new TextDecoder()
+
+/** Handle /a2a/…. */
+export async function handleA2a (r: ApiRequest): Promise<void> {
+  const { req, res } = r
+  const peerSeg = r.path.slice('/a2a/'.length)
+  if (peerSeg === '') { httpError(res, 400, 'URL must be /a2a/{peer_id}'); return }
+  if (req.method !== 'GET' && req.method !== 'POST') { httpError(res, 405, 'Method not allowed', { Allow: 'GET, POST' }); return }
+  let frame: Uint8Array
+  if (req.method === 'POST') {
+    const body = await bodyOrReply(r)
+    if (body === undefined) return
+    let compact: Uint8Array
+    try { compact = compactJson(body) } catch {
+      // AXL: 500 "Failed to marshal A2A envelope: …"; a client error is a 400.
+      httpError(res, 400, body.byteLength === 0 ? 'Invalid A2A request: empty body (expected a JSON-RPC request)' : 'Invalid A2A request: the body is not valid JSON')
+      return
+    }
+    frame = encodeA2aRequest(dec.decode(compact))
+    if (frame.byteLength > r.node.limits.maxMessageSize) {
+      httpError(res, 413, `Message too large: the A2A envelope of ${frame.byteLength} bytes exceeds the limit of ${r.node.limits.maxMessageSize} bytes`)
+      return
+    }
+  } else {
+    frame = encodeA2aAgentCardRequest()
+  }
+  let peer: PeerId
+  try { peer = parsePeerId(peerSeg) } catch { httpError(res, 502, 'Failed to reach peer: invalid peer ID'); return }
+  let reply: Uint8Array
+  try {
+    reply = await r.node.request(peer, frame, { timeoutMs: r.settings.requestTimeoutMs, signal: r.signal })
+  } catch (err) {
+    if (res.destroyed) return
+    if (err instanceof MessageTooLargeError && err.message.includes('local limit')) {
+      httpError(res, 502, `message size ${err.size} exceeds maximum ${err.limit}`)
+      return
+    }
+    const f = meshFailure(err, 'request')
+    httpError(res, f.status, f.message)
+    return
+  }
+  let env
+  try { env = decodeA2aResponse(reply) } catch { httpError(res, 502, 'Invalid response from peer'); return }
+  if (env.error !== undefined && env.error !== '') { httpError(res, 502, env.error); return }
+  sendBody(res, 200, env.response ?? 'null', 'application/json')
+}

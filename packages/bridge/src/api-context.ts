@@ -1,0 +1,60 @@
+/** What every endpoint handler of the bridge receives. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AxlNode, InboundMessage } from '@axl/core'
+import { BodyAbortedError, BodyBudgetError, BodyTooLargeError, closeAfterResponse, readBody, type BodyLease } from './body.js'
+import { httpError } from './http-response.js'
+import type { McpSessions } from './mcp-sessions.js'
+import type { RootParent } from './topology-json.js'
+
+/** Settings shared by the handlers. */
+export interface ApiSettings {
+  /** Deadline of /send, /mcp and /a2a round trips, ms. */
+  requestTimeoutMs: number
+  /** Longest /recv long-poll, ms. */
+  maxRecvWaitMs: number
+  /** Largest request body, bytes. */
+  maxBodyBytes: number
+  /** The root's parent in /topology. */
+  rootParent: RootParent
+}
+
+/** One request being handled. */
+export interface ApiRequest {
+  node: AxlNode<Record<string, unknown>>
+  settings: ApiSettings
+  sessions: McpSessions
+  req: IncomingMessage
+  res: ServerResponse
+  /** The decoded, cleaned path. */
+  path: string
+  /** The query string parameters. */
+  query: URLSearchParams
+  /** Fires when the client goes away or the bridge closes. */
+  signal: AbortSignal
+  /** True while the bridge is closing. */
+  closing: () => boolean
+  lease: BodyLease
+  expectContinue: boolean
+  /** Bridge counters. */
+  stats: { recvWaiting: number, recvReturned: number, recvLost: number }
+  /** Messages put back because their /recv client was gone (served before the node's queue). */
+  returned: InboundMessage[]
+}
+
+/** Read the body, or answer 413/503/nothing and return undefined. */
+export async function bodyOrReply (r: ApiRequest): Promise<Buffer | undefined> {
+  try {
+    return await readBody(r.req, r.res, { limit: r.settings.maxBodyBytes, lease: r.lease, expectContinue: r.expectContinue })
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) {
+      closeAfterResponse(r.req, r.res)
+      httpError(r.res, 413, `Request body too large: ${err.message}`, { Connection: 'close' })
+    } else if (err instanceof BodyBudgetError) {
+      closeAfterResponse(r.req, r.res)
+      httpError(r.res, 503, `Server busy: ${err.message}`, { Connection: 'close', 'Retry-After': '1' })
+    } else if (err instanceof BodyAbortedError) {
+      r.res.destroy()
+    } else throw err
+    return undefined
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * /mcp/{peer_id}/{service} (axl-reference §3.4): one JSON-RPC request to a remote MCP service, AXL's
+ * statuses and session handling; sessions are bounded, expire, and are bound to the endpoint.
+ */
+import { MessageTooLargeError, decodeMcpResponse, encodeMcpRequest, parsePeerId, type PeerId } from '@axl/core'
+import { bodyOrReply, type ApiRequest } from './api-context.js'
+import { headerValue } from './api-send.js'
+import { goJsonString, httpError, sendBody, sendEmpty } from './http-response.js'
+import { probeJsonRpc } from './jsonrpc-probe.js'
+import { meshFailure } from './mesh-errors.js'
+
+const dec = new TextDecoder()
+
+/** Handle /mcp/…. */
+export async function handleMcp (r: ApiRequest): Promise<void> {
+  const { req, res } = r
+  const rest = r.path.slice('/mcp/'.length)
+  const slash = rest.indexOf('/')
+  const peerSeg = slash < 0 ? rest : rest.slice(0, slash)
+  const service = slash < 0 ? '' : rest.slice(slash + 1)
+  if (peerSeg === '' || service === '') { httpError(res, 400, 'URL must be /mcp/{peer_id}/{service}'); return }
+  const endpoint = `${peerSeg.toLowerCase()}/${service}`
+  const incomingSid = headerValue(req.headers['mcp-session-id'])
+  if (req.method === 'DELETE') {
+    if (incomingSid !== '') r.sessions.delete(incomingSid)
+    sendEmpty(res, 202)
+    return
+  }
+  if (req.method !== 'POST') { httpError(res, 405, 'Method not allowed', { Allow: 'POST, DELETE' }); return }
+  const body = await bodyOrReply(r)
+  if (body === undefined) return
+  const probe = probeJsonRpc(body)
+  if (probe === undefined) { httpError(res, 400, 'Invalid JSON-RPC'); return }
+  if (probe.method === 'notifications/initialized') { sendEmpty(res, 202); return }
+  let sid = ''
+  if (probe.method === 'initialize') {
+    sid = r.sessions.newId(service, peerSeg)
+  } else if (incomingSid !== '') {
+    if (!r.sessions.touch(incomingSid, endpoint)) { httpError(res, 404, 'Invalid or expired session'); return }
+    sid = incomingSid
+  }
+  let peer: PeerId
+  try { peer = parsePeerId(peerSeg) } catch { httpError(res, 502, 'Failed to reach peer: invalid peer ID'); return }
+  const frame = encodeMcpRequest(service, dec.decode(probe.compact))
+  if (frame.byteLength > r.node.limits.maxMessageSize) {
+    httpError(res, 413, `Message too large: the MCP envelope of ${frame.byteLength} bytes exceeds the limit of ${r.node.limits.maxMessageSize} bytes`)
+    return
+  }
+  let reply: Uint8Array
+  try {
+    reply = await r.node.request(peer, frame, { timeoutMs: r.settings.requestTimeoutMs, signal: r.signal })
+  } catch (err) {
+    if (res.destroyed) return
+    if (err instanceof MessageTooLargeError && err.message.includes('local limit')) {
+      httpError(res, 502, `message size ${err.size} exceeds maximum ${err.limit}`)
+      return
+    }
+    const f = meshFailure(err, 'request')
+    httpError(res, f.status, f.message)
+    return
+  }
+  let env
+  try { env = decodeMcpResponse(reply) } catch { httpError(res, 502, 'Invalid response from peer'); return }
+  const headers: Record<string, string> = {}
+  if (sid !== '') {
+    headers['Mcp-Session-Id'] = sid
+    if (probe.method === 'initialize') r.sessions.add(sid, endpoint)
+  }
+  if (env.error !== undefined && env.error !== '') {
+    const text = `{"error":{"code":-32603,"message":${goJsonString(env.error)}},"id":${probe.idRaw ?? 'null'},"jsonrpc":"2.0"}\n`
+    sendBody(res, 200, text, 'application/json', headers)
+    return
+  }
+  sendBody(res, 200, env.response ?? 'null', 'application/json', headers)
+}
