@@ -40,3 +40,17 @@ export {
   SESSION_TYPE_INIT, SESSION_TYPE_ACK, SESSION_TYPE_TRAFFIC, SESSION_TRAFFIC_OVERHEAD, SESSION_TRAFFIC_OVERHEAD_MIN
 } from './session/messages.js'
 export type { SessionInit, TrafficHeader } from './session/messages.js'
+// Userspace TCP (RFC 9293) over IPv6, interoperable with gVisor and Linux.
+export { TcpStack } from './tcp/stack.js'
+export type { TcpStackStats, TcpConnectOptions, TcpListener } from './tcp/stack.js'
+export { TcpConnection } from './tcp/connection.js'
+export type { TcpState, TcpConnectionStats } from './tcp/connection.js'
+export type { TcpStackOptions } from './tcp/options.js'
+export { ConnectionRefusedError, ConnectionResetError, ConnectionTimeoutError, HostUnreachableError, TcpLimitError, PortInUseError } from './tcp/errors.js'
+export type { TcpFailure } from './tcp/errors.js'
+// IPv6 / ICMPv6 packet helpers.
+export { IPV6_HEADER_LENGTH, IPPROTO_TCP, IPPROTO_ICMPV6, IPV6_MIN_MTU, Ipv6Error, validateIpv6, decodeIpv6, encodeIpv6Header, buildIpv6Packet, ipv6PayloadChecksum, setIpv6PayloadChecksum, verifyIpv6PayloadChecksum } from './ip/ipv6.js'
+export type { Ipv6Packet, Ipv6DropReason } from './ip/ipv6.js'
+// The whole stack as a core Mesh: createNode({ transport: ygg({ peers, listen }) }).
+export { ygg, YggMesh } from './mesh/ygg.js'
+export type { YggOptions, YggStats } from './mesh/ygg.js'

@@ -1,0 +1,66 @@
+/**
+ * A userspace TCP connection as a core MeshStream: FIN is closeWrite, RST is abort, and the receive window
+ * follows what the application has read (the connection is paused while the stream's buffer is full).
+ * Writes of any size are accepted: what the TCP send buffer cannot take yet waits here, by reference, and
+ * send() returns false until it has been handed over (the usual drain contract).
+ */
+import { MeshStream, type PeerId } from '@axl/core'
+import type { TcpConnection } from '../tcp/connection.js'
+
+/** Largest piece handed to TCP in one write() (well under its send buffer). */
+const PIECE = 256 * 1024
+
+/** Wrap a TCP connection to `peer` as a MeshStream. */
+export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, direction: 'inbound' | 'outbound'): MeshStream {
+  let paused = false
+  let backlog: Uint8Array[] = [] // owned buffers TCP could not take yet
+  let endPending = false
+
+  /** Hand backlog to TCP until it pushes back; true when everything went. */
+  const pump = (): boolean => {
+    while (backlog.length > 0) {
+      const head = backlog[0]
+      const piece = head.length > PIECE ? head.subarray(0, PIECE) : head
+      const more = conn.write(piece)
+      if (piece === head) backlog.shift(); else backlog[0] = head.subarray(PIECE)
+      if (!more) return false
+    }
+    return true
+  }
+
+  const stream: MeshStream = new MeshStream({
+    remotePeer: peer,
+    direction,
+    sink: {
+      write: (data, owned) => {
+        // TCP keeps written buffers by reference until acknowledged: copy what the caller did not hand over.
+        backlog.push(owned === true ? data : data.slice())
+        return backlog.length === 1 ? pump() : false
+      },
+      end: () => {
+        if (backlog.length > 0) endPending = true
+        else conn.end()
+      },
+      reset: () => { backlog = []; conn.reset() }
+    },
+    onConsumed: () => {
+      if (paused && !stream.readableFull) { paused = false; conn.resume() }
+    }
+  })
+  conn.onData = data => {
+    stream.deliver(data.slice()) // a view into the stack's buffers: copy to keep
+    if (!paused && stream.readableFull) { paused = true; conn.pause() }
+  }
+  conn.onEnd = () => { stream.deliverEnd() }
+  conn.onDrain = () => {
+    if (!pump()) return
+    if (endPending) { endPending = false; conn.end() }
+    stream.notifyDrain()
+  }
+  conn.onClose = err => {
+    backlog = []
+    if (err !== undefined) stream.deliverReset(err.message)
+    else if (stream.status === 'open') stream.deliverEnd()
+  }
+  return stream
+}

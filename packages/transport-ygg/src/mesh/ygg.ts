@@ -1,0 +1,217 @@
+/**
+ * `ygg()`: the whole stack behind the core Mesh interface, as Go AXL builds it —
+ * links (Noise over tcp/ws/memory) → ironwood network layer → ironwood encrypted sessions → IPv6 packets
+ * between 200::/7 addresses → userspace TCP → a stream per connection to the peer's port 7000.
+ *
+ * ```ts
+ * const node = await createNode({ transport: ygg({ peers: ['tcp://relay.example:9001'] }) })
+ * ```
+ */
+import {
+  MeshStream, NotStartedError, UnreachableError, TimeoutError, AbortError, ConfigError,
+  formatIpv6, peerIdFromBytes, peerIdToBytes,
+  type Mesh, type MeshComponents, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
+} from '@axl/core'
+import { Links, type LinkType, type BackoffOptions } from '../links/index.js'
+import { Overlay } from '../overlay.js'
+import { ed25519Signer } from '../crypto.js'
+import type { RouterOptions } from '../router.js'
+import { systemClock, type Clock } from '../clock.js'
+import { SessionManager } from '../session/session.js'
+import { TcpStack } from '../tcp/stack.js'
+import type { TcpConnection } from '../tcp/connection.js'
+import { AddressBook } from './address-book.js'
+import { tcpConnectionStream } from './tcp-stream.js'
+
+/** Options of the Yggdrasil transport. */
+export interface YggOptions {
+  /** Peers to dial and keep dialled, e.g. `tcp://relay.example:9001`, `ws://host:80/ygg`; `?key=<hex>` pins the key. */
+  peers?: string[]
+  /** Listen URIs, e.g. `tcp://0.0.0.0:9001` (port 0 picks one; see topology()). */
+  listen?: string[]
+  /** Extra link types (tcp, ws and memory are built in). */
+  linkTypes?: LinkType[]
+  /** Accept inbound links only from these keys (hex or bytes). Default: anyone. */
+  allowedPublicKeys?: Array<string | Uint8Array>
+  /** The overlay TCP port AXL streams use; all nodes must agree. Default 7000, as Go AXL. */
+  tcpPort?: number
+  /** IPv6 MTU of our TCP. Default 65535 (TS↔TS); Go AXL uses 1280 and TCP's MSS option settles the difference. */
+  mtu?: number
+  /** How long dial() waits for a never-contacted or offline key before UnreachableError. Default 15 s. */
+  connectTimeoutMs?: number
+  /** Noise handshake deadline per link. Default 10 s. */
+  handshakeTimeoutMs?: number
+  /** Redial backoff of configured peers. */
+  backoff?: BackoffOptions
+  /** Time source (tests use a VirtualClock). */
+  clock?: Clock
+  /** Network-layer tuning (timers, frame size, bloom transform). */
+  overlay?: Partial<Omit<RouterOptions, 'signer' | 'clock'>>
+}
+
+/** Counters of the glue between sessions and TCP. */
+export interface YggStats {
+  /** IPv6 packets dropped because their source address did not match the authenticated session key. */
+  spoofedDropped: number
+  /** Inbound packets dropped for another reason (not IPv6, not for us, malformed). */
+  inboundDropped: number
+  /** Outbound packets dropped because the destination address's full key is unknown. */
+  noKeyDropped: number
+}
+
+/** The Yggdrasil transport for createNode({ transport: ygg(options) }). */
+export function ygg (opts: YggOptions = {}): TransportFactory {
+  return (components: MeshComponents) => new YggMesh(components, opts)
+}
+
+/** One node's whole overlay stack, as a Mesh. */
+export class YggMesh implements Mesh {
+  /** Glue counters. */
+  readonly stats: YggStats = { spoofedDropped: 0, inboundDropped: 0, noKeyDropped: 0 }
+  /** Bound listen URIs (after start). */
+  listening: string[] = []
+  readonly links: Links
+  readonly overlay: Overlay
+  readonly sessions: SessionManager
+  readonly tcp: TcpStack
+  private readonly book = new AddressBook()
+  private readonly ourAddress: Uint8Array
+  private readonly publicKey: Uint8Array
+  private readonly tcpPort: number
+  private readonly connectTimeoutMs: number
+  private handler: ((s: MeshStream) => void) | undefined
+  private listener: { close: () => void } | undefined
+  private state: 'new' | 'running' | 'stopped' = 'new'
+
+  constructor (components: MeshComponents, private readonly opts: YggOptions) {
+    const { identity } = components
+    this.tcpPort = opts.tcpPort ?? 7000
+    if (!Number.isInteger(this.tcpPort) || this.tcpPort < 1 || this.tcpPort > 65535) throw new ConfigError(`tcpPort must be 1..65535, got ${String(opts.tcpPort)}`)
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 15_000
+    const clock = opts.clock ?? systemClock()
+    const mtu = opts.mtu ?? 65535
+    if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) throw new ConfigError(`mtu must be 1280..65535, got ${String(opts.mtu)}`)
+    this.publicKey = identity.publicKey
+    this.ourAddress = this.book.learn(identity.publicKey)
+    const signer = ed25519Signer(identity.seed)
+    this.overlay = new Overlay({ ...opts.overlay, signer, clock })
+    this.sessions = new SessionManager({
+      identity: { seed: identity.seed, publicKey: identity.publicKey, sign: data => identity.sign(data) },
+      send: (key, payload) => { this.overlay.sendTo(key, payload) },
+      clock,
+      maxMessageSize: 1 + mtu // Yggdrasil's 0x01 type byte + one IPv6 packet
+    })
+    this.overlay.onPacket = (source, payload) => { this.sessions.handlePacket(source, payload) }
+    this.sessions.onMessage = (source, plaintext) => { this.fromSession(source, plaintext) }
+    this.tcp = new TcpStack({ address: this.ourAddress, output: packet => { this.toSession(packet) }, clock, mtu })
+    this.links = new Links({
+      identity: { seed: identity.seed, publicKey: identity.publicKey },
+      clock,
+      onConn: conn => { this.overlay.addPeer(conn) },
+      ...(opts.linkTypes !== undefined ? { linkTypes: opts.linkTypes } : {}),
+      ...(opts.allowedPublicKeys !== undefined ? { allowedPublicKeys: opts.allowedPublicKeys } : {}),
+      ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+      ...(opts.backoff !== undefined ? { backoff: opts.backoff } : {})
+    })
+  }
+
+  async start (): Promise<void> {
+    if (this.state !== 'new') return
+    this.state = 'running'
+    this.listener = this.tcp.listen(this.tcpPort, conn => { this.accept(conn) })
+    try {
+      this.listening = await Promise.all((this.opts.listen ?? []).map(async uri => await this.links.listen(uri)))
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+    for (const uri of this.opts.peers ?? []) this.links.addPeer(uri)
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    this.handler = undefined
+    this.listener?.close()
+    this.tcp.close()
+    this.sessions.close()
+    this.overlay.close()
+    await this.links.stop()
+  }
+
+  handle (handler: (stream: MeshStream) => void): void { this.handler = handler }
+
+  async dial (peer: PeerId, opts: WaitOptions = {}): Promise<MeshStream> {
+    if (this.state !== 'running') throw new NotStartedError('the ygg mesh is not running')
+    const key = peerIdToBytes(peer)
+    const address = this.book.learn(key)
+    const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, this.connectTimeoutMs)
+    let conn: TcpConnection
+    try {
+      conn = await this.tcp.connect(address, this.tcpPort, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), timeoutMs })
+    } catch (err) {
+      if (err instanceof AbortError || opts.signal?.aborted === true) throw err
+      if (err instanceof TimeoutError && opts.timeoutMs !== undefined && opts.timeoutMs <= this.connectTimeoutMs) throw err
+      const why = err instanceof TimeoutError
+        ? `no answer within ${timeoutMs} ms (no route to the key, or the node is offline)`
+        : (err instanceof Error ? err.message : String(err))
+      throw new UnreachableError(peer, why, { cause: err })
+    }
+    return tcpConnectionStream(conn, peer, 'outbound')
+  }
+
+  topology (): Topology {
+    const t = this.overlay.topology()
+    const peers: TopologyPeer[] = t.peers.map(p => ({
+      uri: p.uri, up: p.up, inbound: p.inbound, publicKey: p.key as PeerId, root: (p.root ?? '') as PeerId | '', port: p.port,
+      ...(p.rttMs !== undefined ? { rttMs: p.rttMs } : {})
+    }))
+    // Configured peers that are down still show (AXL lists them with up:false and an empty key).
+    for (const l of this.links.peers()) {
+      if (l.up || !l.configured) continue
+      peers.push({ uri: l.uri, up: false, inbound: false, publicKey: '', root: '', port: 0 })
+    }
+    return {
+      ourPublicKey: peerIdFromBytes(this.publicKey),
+      ourIpv6: formatIpv6(this.ourAddress),
+      root: t.root as PeerId,
+      parent: t.parent as PeerId,
+      coords: t.coords,
+      peers,
+      tree: t.tree.map(e => ({ publicKey: e.key as PeerId, parent: e.parent as PeerId, sequence: e.seq }))
+    }
+  }
+
+  /** An inbound TCP connection to our port: the remote's full key is the session key that carried its SYN. */
+  private accept (conn: TcpConnection): void {
+    const key = this.book.keyAt(conn.remoteAddress, 0)
+    if (key === undefined || this.handler === undefined) { conn.reset(); return }
+    this.handler(tcpConnectionStream(conn, peerIdFromBytes(key), 'inbound'))
+  }
+
+  /** Session plaintext → IPv6 → TCP, dropping packets whose source does not match the authenticated key. */
+  private fromSession (source: Uint8Array, plaintext: Uint8Array): void {
+    if (plaintext.length < 41 || plaintext[0] !== 0x01 || (plaintext[1] >> 4) !== 6) { this.stats.inboundDropped++; return }
+    const packet = plaintext.subarray(1)
+    const expected = this.book.addressOfKey(source)
+    if (!equal16(packet, 8, expected)) { this.stats.spoofedDropped++; return }
+    if (!equal16(packet, 24, this.ourAddress)) { this.stats.inboundDropped++; return }
+    this.book.learn(source)
+    this.tcp.input(packet)
+  }
+
+  /** TCP → IPv6 → Yggdrasil payload (0x01 ‖ packet) → session to the key that owns the destination. */
+  private toSession (packet: Uint8Array): void {
+    const key = this.book.keyAt(packet, 24)
+    if (key === undefined) { this.stats.noKeyDropped++; return }
+    const payload = new Uint8Array(1 + packet.length)
+    payload[0] = 0x01
+    payload.set(packet, 1)
+    this.sessions.sendTo(key, payload)
+  }
+}
+
+function equal16 (packet: Uint8Array, offset: number, addr: Uint8Array): boolean {
+  for (let i = 0; i < 16; i++) if (packet[offset + i] !== addr[i]) return false
+  return true
+}

@@ -1,0 +1,51 @@
+/**
+ * ygg() in one process over memory:// links: A — P — B with the whole stack (Noise links, ironwood,
+ * sessions, IPv6, userspace TCP) under createNode().
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { randomBytes } from 'node:crypto'
+import { createNode, UnreachableError, type AxlNode } from '@axl/core'
+import { ygg, type YggMesh } from '../src/index.js'
+
+const nodes: AxlNode[] = []
+afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => { await n.stop() })) })
+
+async function start (name: string, opts: Parameters<typeof ygg>[0]): Promise<{ node: AxlNode, mesh: YggMesh }> {
+  let mesh: YggMesh | undefined
+  const factory = ygg(opts)
+  const node = await createNode({ transport: c => (mesh = factory(c) as YggMesh) })
+  nodes.push(node)
+  return { node, mesh: mesh! }
+}
+
+describe('ygg() over memory links', () => {
+  it('A and B exchange messages and requests through P', async () => {
+    const relay = `memory://relay-${randomBytes(4).toString('hex')}`
+    const p = await start('P', { listen: [relay] })
+    const a = await start('A', { peers: [relay] })
+    const b = await start('B', { peers: [relay] })
+    b.node.handle('mcp', async req => ({ response: req.request }))
+    // The first send may race the tree forming: retry until accepted (bounded).
+    const deadline = Date.now() + 20_000
+    for (;;) {
+      try { await a.node.send(b.node.peerId, new TextEncoder().encode('hi B')); break } catch (err) {
+        if (Date.now() > deadline) throw err
+      }
+    }
+    const m = await b.node.nextMessage({ timeoutMs: 5000 })
+    expect(m.from).toBe(a.node.peerId)
+    expect(new TextDecoder().decode(m.data)).toBe('hi B')
+    const big = randomBytes(3 * 1024 * 1024)
+    await a.node.send(b.node.peerId, big)
+    expect(Buffer.from((await b.node.nextMessage({ timeoutMs: 10_000 })).data).equals(big)).toBe(true)
+    expect(p.mesh.stats.spoofedDropped).toBe(0)
+    expect(a.node.topology().peers.map(x => x.publicKey)).toEqual([p.node.peerId])
+  }, 60_000)
+
+  it('an unknown key fails with UnreachableError within the connect timeout', async () => {
+    const a = await start('A', { connectTimeoutMs: 1500 })
+    const t0 = Date.now()
+    await expect(a.node.send(randomBytes(32).toString('hex'), new Uint8Array(1))).rejects.toBeInstanceOf(UnreachableError)
+    expect(Date.now() - t0).toBeLessThan(5000)
+  }, 20_000)
+})
