@@ -3,11 +3,15 @@
  * MCP tools/call round trips with the SDK Client on node A and an in-process SDK Server on node B over the
  * in-memory mesh (@axl/router-mcp end to end), beside the same Client↔Server over the SDK's own
  * InMemoryTransport (the ceiling: no mesh, no envelopes). Also: a raw call() to a handler service, and a
- * tools/call to server-everything over stdio through the mesh. The relayed figures need the overlay
- * (transport-ygg), which is not ready: they are printed as null. Last line: one JSON object.
+ * tools/call to server-everything over stdio through the mesh. Relayed: the same SDK Client on node A
+ * calling node B through a relay P over the Yggdrasil overlay (ygg() over tcp:// on loopback), P and B in
+ * their own processes (this file re-run with --role). Last line: one JSON object.
  */
-import { createNode, MemoryNetwork } from '@axl/core'
+import { createNode, MemoryNetwork, type MeshComponents } from '@axl/core'
 import { mcp } from '@axl/router-mcp'
+import { ygg, type YggMesh, type YggOptions } from '@axl/transport-ygg'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
@@ -20,9 +24,13 @@ const { values } = parseArgs({
   options: {
     calls: { type: 'string', default: '5000' },
     window: { type: 'string', default: '32' },
-    'stdio-calls': { type: 'string', default: '1000' }
+    'stdio-calls': { type: 'string', default: '1000' },
+    'relayed-calls': { type: 'string', default: '2000' },
+    role: { type: 'string' },
+    peer: { type: 'string' }
   }
 })
+const RELAYED_CALLS = Number(values['relayed-calls'])
 const CALLS = Number(values.calls)
 const WINDOW = Number(values.window)
 const STDIO_CALLS = Number(values['stdio-calls'])
@@ -94,6 +102,59 @@ async function overMesh (): Promise<{ sdk: Awaited<ReturnType<typeof measure>>, 
   return { sdk, handler, stdio }
 }
 
+/** ygg() that also hands back its mesh (for the bound listen URI). */
+function yggWithMesh (opts: YggOptions): { transport: (c: MeshComponents) => YggMesh, mesh: () => YggMesh } {
+  let m: YggMesh | undefined
+  const f = ygg(opts)
+  return { transport: c => (m = f(c) as YggMesh), mesh: () => m! }
+}
+
+/** Child roles: a relay P, or a server B behind it. They print one JSON line, then live until stdin closes. */
+if (values.role !== undefined) {
+  const t = yggWithMesh(values.role === 'relay' ? { listen: ['tcp://127.0.0.1:0'] } : { peers: [values.peer ?? ''] })
+  const node = await createNode({ transport: t.transport, services: { mcp: mcp({ defaults: { maxConcurrent: 256 } }) } })
+  if (values.role === 'server') await node.services.mcp.register('echo', echoServer())
+  process.stdout.write(JSON.stringify({ key: node.peerId, uri: t.mesh().listening[0] }) + '\n')
+  process.stdin.resume()
+  process.stdin.on('end', () => { void node.stop().then(() => process.exit(0)) })
+} else {
+  await main()
+}
+
+/** Spawn this file in a role; resolves with its first JSON line. */
+async function child (role: string, args: string[]): Promise<{ proc: ChildProcess, info: { key: string, uri?: string } }> {
+  const proc = spawn(process.execPath, [process.argv[1], '--role', role, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const info = await new Promise<{ key: string, uri?: string }>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${role} did not start within 30 s`)) }, 30_000)
+    createInterface({ input: proc.stdout! }).once('line', line => { clearTimeout(timer); resolve(JSON.parse(line)) })
+    proc.once('exit', code => { clearTimeout(timer); reject(new Error(`${role} exited with ${code}`)) })
+  })
+  return { proc, info }
+}
+
+/** The SDK Client on node A (this process) → relay P → node B, over the overlay; P and B are child processes. */
+async function relayed (): Promise<Awaited<ReturnType<typeof measure>>> {
+  const p = await child('relay', [])
+  const b = await child('server', ['--peer', p.info.uri!])
+  const a = await createNode({ transport: ygg({ peers: [p.info.uri!] }), services: { mcp: mcp() } })
+  try {
+    const client = new Client({ name: 'bench', version: '1' })
+    const deadline = Date.now() + 30_000
+    for (;;) { // the tree forms in a second or two: retry the first connection until then
+      try { await client.connect(a.services.mcp.transport(b.info.key, 'echo')); break } catch (err) {
+        if (Date.now() > deadline) throw err
+      }
+    }
+    const r = await measure(RELAYED_CALLS, WINDOW, async () => await client.callTool(ARGS))
+    await client.close()
+    return r
+  } finally {
+    await a.stop()
+    for (const c of [b.proc, p.proc]) { c.stdin!.end(); await new Promise(resolve => c.once('exit', resolve)) }
+  }
+}
+
+async function main (): Promise<void> {
 console.log(`rpc: MCP tools/call round trips, ${CALLS} sequential + ${CALLS} with window ${WINDOW}, Node ${process.version}`)
 const ceil = await ceiling()
 console.log(`  SDK Client↔Server, InMemoryTransport (ceiling): p50 ${ceil.p50} µs, p99 ${ceil.p99} µs, ${ceil.perSec.toLocaleString()} calls/s`)
@@ -101,8 +162,8 @@ const mesh = await overMesh()
 console.log(`  SDK Client → memory mesh → router → in-process Server: p50 ${mesh.sdk.p50} µs, p99 ${mesh.sdk.p99} µs, ${mesh.sdk.perSec.toLocaleString()} calls/s`)
 console.log(`  router.call() → memory mesh → handler: p50 ${mesh.handler.p50} µs, p99 ${mesh.handler.p99} µs, ${mesh.handler.perSec.toLocaleString()} calls/s`)
 if (mesh.stdio !== undefined) console.log(`  SDK Client → memory mesh → router → server-everything (stdio): p50 ${mesh.stdio.p50} µs, p99 ${mesh.stdio.p99} µs, ${mesh.stdio.perSec.toLocaleString()} calls/s`)
-const note = 'relayed_* need the Yggdrasil overlay (transport-ygg), not ready yet: null'
-console.log(`  ${note}`)
+const rel = await relayed()
+console.log(`  SDK Client → ygg overlay → relay P (process) → node B (process) → router → in-process Server: p50 ${rel.p50} µs, p99 ${rel.p99} µs, ${rel.perSec.toLocaleString()} calls/s`)
 console.log(JSON.stringify({
   memory_call_p50_us: mesh.sdk.p50,
   memory_call_p99_us: mesh.sdk.p99,
@@ -114,10 +175,10 @@ console.log(JSON.stringify({
   handler_calls_per_s: mesh.handler.perSec,
   stdio_call_p50_us: mesh.stdio?.p50 ?? null,
   stdio_calls_per_s: mesh.stdio?.perSec ?? null,
-  relayed_call_p50_us: null,
-  relayed_call_p99_us: null,
-  relayed_calls_per_s: null,
-  relayed_note: note,
+  relayed_call_p50_us: rel.p50,
+  relayed_call_p99_us: rel.p99,
+  relayed_calls_per_s: rel.perSec,
   window: WINDOW,
   node: process.version
 }))
+}

@@ -136,6 +136,19 @@ interface Service { start?: () => unknown, stop?: () => unknown }
  */
 const OUTBOUND_STREAMS_PER_PEER = 64
 
+/**
+ * request() keeps a stream open after its reply and reuses it for the next request to the same peer: AXL
+ * receivers (Go and ours) read frames in a loop and answer each on the same connection, so this saves a
+ * connection setup (an overlay round trip) per call. Idle streams are closed well before a receiver's idle
+ * timeout (AXL: 300 s).
+ */
+const POOL_IDLE_MS = 10_000
+/** Idle request streams kept per peer. */
+const POOL_MAX_PER_PEER = 4
+
+/** An idle request stream kept for reuse. */
+interface Pooled { stream: MeshStream, reader: FrameReader, entry: SweepEntry }
+
 /** One deadline for a whole operation: the caller's signal, the node stopping, and timeoutMs. */
 interface Scope { signal: AbortSignal, done: () => void }
 
@@ -158,6 +171,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly maxMessageSize: number
   private readonly stopController = new AbortController()
   private readonly activeStreams = new Set<MeshStream>()
+  /** Inbound streams waiting between frames (insertion order = longest idle first): evicted before refusing a new one. */
+  private readonly idleInbound = new Set<MeshStream>()
   /** send()/request() operations on the fast path; stop() fails them. */
   private readonly fastOps = new Set<FastOp>()
   /** Handler signals of requests in progress; stop() aborts them. */
@@ -168,6 +183,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private a2aHandler: A2aHandler | undefined
   private activeRequests = 0
   private readonly outbound = new Map<PeerId, { active: number, waiters: Array<() => void> }>()
+  /** Idle request streams by peer (see POOL_IDLE_MS). */
+  private readonly pool = new Map<PeerId, Pooled[]>()
   private state: 'new' | 'running' | 'stopped' = 'new'
 
   constructor (opts: CreateNodeOptions<S>) {
@@ -219,6 +236,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     const stopping = new NotStartedError('the node is stopping')
     for (const op of this.fastOps) failOp(op, stopping)
     this.fastOps.clear()
+    for (const list of this.pool.values()) for (const p of list) p.stream.abort('node stopping')
+    this.pool.clear()
     for (const ac of this.requestControllers) ac.abort(stopping)
     this.requestControllers.clear()
     this.sweeper.stop()
@@ -280,9 +299,11 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     if (frame.byteLength > this.maxMessageSize) throw new MessageTooLargeError(frame.byteLength, this.maxMessageSize)
     const scope = this.fast(opts) ? undefined : this.scope(opts, `request to ${to}`)
     try {
+      // Envelopes always get an answer, so their stream can be reused; a raw frame gets none (half-close it).
+      const reuse = classifyFrame(frame, { mcp: true, a2a: true }).kind !== 'raw'
       const reply = scope === undefined
-        ? await this.exchangeFast(to, frame, this.maxMessageSize, `request to ${to}`)
-        : await this.exchange(to, frame, scope.signal, this.maxMessageSize)
+        ? await this.exchangeFast(to, frame, this.maxMessageSize, `request to ${to}`, reuse)
+        : await this.exchange(to, frame, scope.signal, this.maxMessageSize, reuse)
       if (reply === null) throw new ProtocolError(`peer ${to} closed the stream without answering`)
       const refusal = parseRefusal(reply)
       if (refusal !== undefined && !isEnvelopeReply(reply)) {
@@ -307,7 +328,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
    * The deadline is a Sweeper entry that resets the stream with a TimeoutError; stop() resets it with
    * NotStartedError; the stream then throws that error to whichever step is waiting.
    */
-  private async exchangeFast (to: PeerId, frame: Uint8Array, maxReply: number, what: string): Promise<Uint8Array | null> {
+  private async exchangeFast (to: PeerId, frame: Uint8Array, maxReply: number, what: string, reuse = false): Promise<Uint8Array | null> {
     const timeoutMs = this.limits.requestTimeoutMs
     const op: FastOp = {}
     const entry = this.sweeper.add(Date.now() + timeoutMs, () => { failOp(op, new TimeoutError(`${what} timed out after ${timeoutMs} ms`)) })
@@ -316,12 +337,21 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     try {
       const slot = this.acquireOutbound(to)
       release = typeof slot === 'function' ? slot : await this.bounded(op, slot, r => { r() })
+      const pooled = reuse ? this.takePooled(to) : undefined
+      if (pooled !== undefined) {
+        op.stream = pooled.stream
+        const reply = await this.onPooled(to, pooled, frame)
+        if (reply !== undefined) return reply
+        op.stream = undefined // the pooled stream had been closed by the remote: a fresh one below
+      }
       const stream = await this.bounded(op, this.mesh.dial(to, { signal: this.stopController.signal }), s => { s.abort(op.error ?? 'abandoned') })
       op.stream = stream
       await writeFrame(stream, frame)
-      stream.closeWrite()
-      const reply = await new FrameReader(stream, maxReply).next()
-      stream.close()
+      if (!reuse) stream.closeWrite()
+      const reader = new FrameReader(stream, maxReply)
+      const reply = await reader.next()
+      if (reuse && reply !== null) this.putPooled(to, stream, reader)
+      else stream.close()
       return reply
     } catch (err) {
       op.stream?.abort(err instanceof Error ? err : String(err))
@@ -352,21 +382,86 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
    * loop ends after it answered, or at once if it has nothing to answer), read one reply frame or EOF.
    * Once `signal` fired, whatever failed is reported as the signal's reason (TimeoutError, AbortError, NotStartedError).
    */
-  private async exchange (to: PeerId, frame: Uint8Array, signal: AbortSignal, maxReply: number): Promise<Uint8Array | null> {
+  private async exchange (to: PeerId, frame: Uint8Array, signal: AbortSignal, maxReply: number, reuse = false): Promise<Uint8Array | null> {
     const release = await this.acquireOutbound(to, signal)
     let stream: MeshStream | undefined
+    const onAbort = (): void => { stream?.abort(abortReason(signal)) }
+    signal.addEventListener('abort', onAbort, { once: true })
     try {
+      const pooled = reuse ? this.takePooled(to) : undefined
+      if (pooled !== undefined) {
+        stream = pooled.stream
+        const reply = await this.onPooled(to, pooled, frame)
+        if (reply !== undefined) return reply
+      }
       stream = await this.mesh.dial(to, { signal })
       await writeFrame(stream, frame, { signal })
-      stream.closeWrite()
-      const reply = await new FrameReader(stream, maxReply).next({ signal })
-      stream.close()
+      if (!reuse) stream.closeWrite()
+      const reader = new FrameReader(stream, maxReply)
+      const reply = await reader.next({ signal })
+      if (reuse && reply !== null) this.putPooled(to, stream, reader)
+      else stream.close()
       return reply
     } catch (err) {
       stream?.abort(err instanceof Error ? err : String(err))
       if (signal.aborted) throw abortReason(signal)
       throw err
-    } finally { release() }
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      release()
+    }
+  }
+
+  /**
+   * One request on a pooled stream. Resolves with the reply, or undefined when the stream turned out to be
+   * closed by the remote before any reply byte (then the request was not processed: the caller dials anew).
+   * Deadlines reach it through the stream (the caller's op resets it).
+   */
+  private async onPooled (to: PeerId, p: Pooled, frame: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      await writeFrame(p.stream, frame)
+      const reply = await p.reader.next()
+      if (reply === null) { p.stream.close(); return undefined }
+      this.putPooled(to, p.stream, p.reader)
+      return reply
+    } catch (err) {
+      if (err instanceof StreamClosedError && !p.reader.midFrame) { p.stream.abort('stale pooled stream'); return undefined }
+      throw err
+    }
+  }
+
+  /** An idle, healthy pooled stream to `to`, if any (stale ones are discarded). */
+  private takePooled (to: PeerId): Pooled | undefined {
+    const list = this.pool.get(to)
+    while (list !== undefined && list.length > 0) {
+      const p = list.pop()!
+      this.sweeper.remove(p.entry)
+      let stale: boolean
+      try { stale = p.stream.status !== 'open' || p.stream.writableEnded || p.stream.readSync() !== undefined } catch { stale = true }
+      if (!stale) return p
+      p.stream.abort('stale pooled stream')
+    }
+    if (list !== undefined) this.pool.delete(to)
+    return undefined
+  }
+
+  /** Keep a stream whose request completed for the next request to `to` (bounded; closed when idle). */
+  private putPooled (to: PeerId, stream: MeshStream, reader: FrameReader): void {
+    let list = this.pool.get(to)
+    if (list === undefined) { list = []; this.pool.set(to, list) }
+    if (this.state !== 'running' || list.length >= POOL_MAX_PER_PEER) { stream.close(); return }
+    const l = list
+    const p: Pooled = {
+      stream,
+      reader,
+      entry: this.sweeper.add(Date.now() + POOL_IDLE_MS, () => {
+        const i = l.indexOf(p)
+        if (i >= 0) l.splice(i, 1)
+        if (l.length === 0 && this.pool.get(to) === l) this.pool.delete(to)
+        stream.close()
+      })
+    }
+    list.push(p)
   }
 
   /**
@@ -435,6 +530,11 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   // ---- inbound ----------------------------------------------------------------------------------------
 
   private async onStream (stream: MeshStream): Promise<void> {
+    if (this.state === 'running' && this.activeStreams.size >= this.limits.maxConcurrentStreams) {
+      // Make room by closing the longest-idle kept-open stream (its client reconnects when it needs it).
+      const idle = this.idleInbound.values().next().value
+      if (idle !== undefined) { this.idleInbound.delete(idle); this.activeStreams.delete(idle); idle.close() }
+    }
     if (this.state !== 'running' || this.activeStreams.size >= this.limits.maxConcurrentStreams) {
       this.stats.streamsRejected++
       stream.abort('too many concurrent streams')
@@ -449,9 +549,11 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     })
     const reader = new FrameReader(stream, this.maxMessageSize, () => { entry.at = Math.min(entry.at, Date.now() + readTimeoutMs) })
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         entry.at = Date.now() + idleTimeoutMs
+        if (!first) this.idleInbound.add(stream)
         const frame = await reader.next()
+        this.idleInbound.delete(stream)
         if (frame === null) { stream.closeWrite(); return }
         const reply = await this.dispatch(stream.remotePeer, frame)
         if (reply !== undefined) {
@@ -476,6 +578,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       this.emit('stream:error', { from: stream.remotePeer, error: err instanceof Error ? err : new Error(String(err)) })
     } finally {
       this.sweeper.remove(entry)
+      this.idleInbound.delete(stream)
       this.activeStreams.delete(stream)
     }
   }
