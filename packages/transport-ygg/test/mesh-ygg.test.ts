@@ -2,9 +2,9 @@
  * ygg() in one process over memory:// links: A — P — B with the whole stack (Noise links, ironwood,
  * sessions, IPv6, userspace TCP) under createNode().
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { createNode, UnreachableError, type AxlNode } from '@axl/core'
+import { addressForKey, createNode, peerIdToBytes, UnreachableError, type AxlNode } from '@axl/core'
 import { ygg, type YggMesh } from '../src/index.js'
 
 const nodes: AxlNode[] = []
@@ -48,4 +48,35 @@ describe('ygg() over memory links', () => {
     await expect(a.node.send(randomBytes(32).toString('hex'), new Uint8Array(1))).rejects.toBeInstanceOf(UnreachableError)
     expect(Date.now() - t0).toBeLessThan(5000)
   }, 20_000)
+
+  it('drops (and counts) IPv6 packets whose source address is not the sending session\'s key', async () => {
+    const relay = `memory://relay-${randomBytes(4).toString('hex')}`
+    await start('P', { listen: [relay] })
+    const a = await start('A', { peers: [relay] })
+    const b = await start('B', { peers: [relay] })
+    const deadline = Date.now() + 20_000
+    for (;;) { // a real exchange first, so A and B have a session
+      try { await a.node.send(b.node.peerId, new Uint8Array([1])); break } catch (err) { if (Date.now() > deadline) throw err }
+    }
+    const bKey = peerIdToBytes(b.node.peerId)
+    /** A minimal IPv6 packet (TCP next header, empty payload) from `src` to B. */
+    const packet = (src: Uint8Array): Uint8Array => {
+      const p = new Uint8Array(1 + 40)
+      p[0] = 0x01 // Yggdrasil's IPv6 payload type
+      p[1] = 0x60 // version 6
+      p[7] = 6 // next header: TCP
+      p[8] = 64 // hop limit
+      p.set(src, 9)
+      p.set(addressForKey(bKey), 25)
+      return p
+    }
+    // A claims to be someone else: B must drop it, whatever A's session is.
+    a.mesh.sessions.sendTo(bKey, packet(addressForKey(randomBytes(32))))
+    await vi.waitFor(() => { expect(b.mesh.stats.spoofedDropped).toBe(1) }, { timeout: 5000, interval: 10 })
+    // With A's true address the same packet passes the check (and TCP answers it with a RST, as to any stray segment).
+    const before = b.mesh.tcp.stats.packetsIn
+    a.mesh.sessions.sendTo(bKey, packet(addressForKey(peerIdToBytes(a.node.peerId))))
+    await vi.waitFor(() => { expect(b.mesh.tcp.stats.packetsIn).toBeGreaterThan(before) }, { timeout: 5000, interval: 10 })
+    expect(b.mesh.stats.spoofedDropped).toBe(1)
+  }, 60_000)
 })
