@@ -66,8 +66,8 @@ export async function identityFromConfig (c: NodeConfig): Promise<{ identity: Id
     try {
       return { identity: await loadIdentity(c.privateKeyPath), source: 'PrivateKeyPath' }
     } catch (err) {
-      const e = err as NodeJS.ErrnoException
-      const why = e.code === 'ENOENT' ? 'no such file or directory' : e.message
+      const e = err as Error & { cause?: NodeJS.ErrnoException }
+      const why = e.cause?.code === 'ENOENT' ? 'no such file or directory' : e.message
       throw new ConfigFileError(`PrivateKeyPath: ${c.privateKeyPath}: ${why}`, { key: 'PrivateKeyPath', path: c.path })
     }
   }
