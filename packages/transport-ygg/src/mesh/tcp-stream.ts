@@ -16,8 +16,16 @@ export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, directio
   let backlog: Uint8Array[] = [] // owned buffers TCP could not take yet
   let endPending = false
 
+  // Writes made in one burst (a sender's synchronous loop, a frame header then its payload) are coalesced:
+  // TCP is corked until the end of the current microtask checkpoint, so only full segments go out meanwhile
+  // and a partial tail waits for the next write instead of becoming a tiny segment of its own (a 64 KiB
+  // write with MSS 65475 was one full and one 61-byte segment: twice the packets, seals and frames).
+  let corked = false
+  const uncork = (): void => { corked = false; conn.uncork() }
+
   /** Hand backlog to TCP until it pushes back; true when everything went. */
   const pump = (): boolean => {
+    if (!corked) { corked = true; conn.cork(); queueMicrotask(uncork) }
     while (backlog.length > 0) {
       const head = backlog[0]
       const piece = head.length > PIECE ? head.subarray(0, PIECE) : head
