@@ -224,6 +224,33 @@ export class Pathfinder {
     this.sendLookup(broken.dest)
   }
 
+  /**
+   * Traffic arrived for us from a source we have no path to: use the source coordinates it carries (`from`)
+   * as a provisional path at once, flush what waits for that key, and look the key up for a signed path.
+   * Ironwood would look the source up before it can answer, one more round trip on every first contact
+   * (the reply to a session init, a SYN-ACK). Wire behaviour is unchanged; the provisional path is only
+   * used until a PathNotify replaces it (seq 0 loses to any signed one) and expires like any other path.
+   */
+  learnFromTraffic (source: KeyStr, tr: Traffic): void {
+    if (this.paths.has(source)) return
+    const r = this.r
+    const now = r.clock.now()
+    const entry: PathEntry = { path: tr.from.slice(), seq: 0n, reqTime: -Infinity, expiresAt: now + r.opts.pathTimeoutMs, broken: false, last: undefined }
+    this.paths.set(source, entry)
+    r.stats.provisionalPaths++
+    const x = r.xformStr(tr.source)
+    const ru = this.rumors.get(x)
+    if (ru !== undefined) {
+      const flush = ru.packets.filter(b => b.dest === source)
+      if (flush.length > 0) {
+        ru.packets = ru.packets.filter(b => b.dest !== source)
+        ru.bytes = ru.packets.reduce((n, b) => n + b.payload.length, 0)
+        for (const b of flush) this.sendTraffic(b.destBytes, b.payload, b.dest)
+      }
+    }
+    this.sendLookup(Uint8Array.from(tr.source))
+  }
+
   /** Traffic arrived from `source`: keep its path alive unless it is marked broken (`_resetTimeout`). */
   resetTimeout (source: KeyStr): void {
     const entry = this.paths.get(source)

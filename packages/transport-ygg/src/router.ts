@@ -119,6 +119,8 @@ export interface RouterStats {
   brokenReceived: number
   lookupsSent: number
   notifiesAccepted: number
+  /** Paths taken provisionally from the source coordinates of traffic delivered to us (see Pathfinder.learnFromTraffic). */
+  provisionalPaths: number
   /** Datagrams originated by sendTo. */
   sent: number
   forwarded: number
@@ -177,7 +179,7 @@ function newStats (): RouterStats {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, linksOpened: 0, linksClosed: 0, linksRejected: 0,
     badFrames: 0, badSignatures: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
     lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0,
-    notifiesAccepted: 0, sent: 0, forwarded: 0, delivered: 0, callbackErrors: 0
+    notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, delivered: 0, callbackErrors: 0
   }
 }
 
@@ -561,7 +563,9 @@ export class Router {
     if (hop.watermarkDrop) this.stats.watermarkDrops++
     const dest = keyStr(tr.dest)
     if (dest === this.selfKey) {
-      this.pf.resetTimeout(keyStr(tr.source))
+      const source = keyStr(tr.source)
+      this.pf.resetTimeout(source)
+      this.pf.learnFromTraffic(source, tr)
       this.stats.delivered++
       this.onTrafficEvent?.('deliver', tr)
       const cb = this.onPacket

@@ -33,6 +33,26 @@ describe('pathfinder: lookup and notify', () => {
     sim.close()
   })
 
+  it('a reply to a first contact uses the sender\'s coordinates at once (no reverse lookup round trip), then a signed path', () => {
+    const sim = settledLine(6) // 5 hops, 5 ms each way per hop
+    const a = sim.nodes[0].overlay
+    const b = sim.nodes[5].overlay
+    b.onPacket = (from, payload) => { if (payload[0] === 1) b.sendTo(from, new Uint8Array([2])) } // answer at once
+    let answeredAt: number | undefined
+    a.onPacket = (_from, payload) => { if (payload[0] === 2) answeredAt = sim.clock.now() }
+    const t0 = sim.clock.now()
+    a.sendTo(b.publicKey, new Uint8Array([1]))
+    sim.run(1_000)
+    // lookup + notify (one round trip), then the packet and its answer (one more): 2 round trips of 50 ms.
+    expect(answeredAt).toBeDefined()
+    expect(answeredAt! - t0).toBeLessThanOrEqual(2 * 50 + 10)
+    expect(b.stats.provisionalPaths).toBe(1)
+    // B also looked A up in the background: the provisional path is confirmed by A's signed notify.
+    expect(b.stats.lookupsSent).toBe(1)
+    expect(b.topology().paths.map(p => p.path)).toEqual([a.topology().coords])
+    sim.close()
+  })
+
   it('sending to ourselves works through the same lookup', () => {
     const sim = settledLine(2)
     sim.send(0, 0, 'me')
