@@ -604,17 +604,28 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       return encode({ response: null, error: `node busy: ${this.activeRequests} requests in progress` })
     }
     this.activeRequests++
-    const ac = new AbortController()
-    this.requestControllers.add(ac) // stop() aborts it
+    // The handler's signal is made only if the handler reads it (most never do); stop() and the deadline abort it.
+    let ac: AbortController | undefined
+    const controllers = this.requestControllers
     const op: FastOp = {}
     const timeoutMs = this.limits.requestTimeoutMs
     const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
       op.error = new TimeoutError(`the request handler timed out after ${timeoutMs} ms`)
-      ac.abort(op.error)
+      ac?.abort(op.error)
       op.reject?.(op.error)
     })
     try {
-      const ctx: RequestContext = { from, signal: ac.signal }
+      const ctx: RequestContext = {
+        from,
+        get signal (): AbortSignal {
+          if (ac === undefined) {
+            ac = new AbortController()
+            if (op.error !== undefined) ac.abort(op.error)
+            controllers.add(ac)
+          }
+          return ac.signal
+        }
+      }
       // Through a promise: a handler that throws synchronously or returns a plain object still gets an answer.
       const p = Promise.resolve().then(async () => kind.kind === 'mcp'
         ? await (handler as McpHandler)({ service: kind.service, request: kind.request }, ctx)
@@ -625,7 +636,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       return encode({ response: null, error: `handler failed: ${err instanceof Error ? err.message : String(err)}` })
     } finally {
       this.activeRequests--
-      this.requestControllers.delete(ac)
+      if (ac !== undefined) this.requestControllers.delete(ac)
       this.sweeper.remove(entry)
     }
   }
@@ -723,6 +734,8 @@ function isEnvelopeReply (frame: Uint8Array): boolean {
 /** Reads the `axl_refused` member of a reply frame, if it is a JSON object with one. */
 function parseRefusal (frame: Uint8Array): { code: string, message: string } | undefined {
   if (frame.byteLength === 0 || frame.byteLength > 64 * 1024 || frame[0] !== 0x7b) return undefined
+  // Replies are mostly MCP/A2A envelopes: parse only those that mention the member at all.
+  if (!Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).includes('"axl_refused"')) return undefined
   try {
     const v = JSON.parse(new TextDecoder().decode(frame)) as Partial<RefusalBody> | null
     const r = v?.axl_refused
