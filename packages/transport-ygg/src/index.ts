@@ -32,7 +32,7 @@ export type { ReplayVerdict } from './session/replay.js'
 export {
   edPrivateToX25519, edPublicToX25519, x25519, x25519Reference, newBoxKeys, boxPrivateKey, boxPublicKey, boxPrecompute,
   boxSeal, boxOpen, sealParts, nonceForCounter, BoxKey, loadSodium, useSodium, sessionCryptoReady, cipherBackend,
-  setCipherBackend, BOX_KEY_SIZE, BOX_OVERHEAD, BOX_NONCE_SIZE, WASM_MIN_BYTES
+  setCipherBackend, cipherBackends, useSodiumNative, loadSodiumNative, BOX_KEY_SIZE, BOX_OVERHEAD, BOX_NONCE_SIZE, WASM_MIN_BYTES
 } from './session/crypto.js'
 export type { BoxKeyPair, CipherBackend } from './session/crypto.js'
 export {
@@ -52,5 +52,5 @@ export type { TcpFailure } from './tcp/errors.js'
 export { IPV6_HEADER_LENGTH, IPPROTO_TCP, IPPROTO_ICMPV6, IPV6_MIN_MTU, Ipv6Error, validateIpv6, decodeIpv6, encodeIpv6Header, buildIpv6Packet, ipv6PayloadChecksum, setIpv6PayloadChecksum, verifyIpv6PayloadChecksum } from './ip/ipv6.js'
 export type { Ipv6Packet, Ipv6DropReason } from './ip/ipv6.js'
 // The whole stack as a core Mesh: createNode({ transport: ygg({ peers, listen }) }).
-export { ygg, YggMesh } from './mesh/ygg.js'
+export { ygg, YggMesh, TCP_BUFFER_BYTES } from './mesh/ygg.js'
 export type { YggOptions, YggStats } from './mesh/ygg.js'

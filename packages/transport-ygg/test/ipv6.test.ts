@@ -99,6 +99,25 @@ describe('Internet checksum over the IPv6 pseudo-header', () => {
     expect(ipv6PayloadChecksum(backing.subarray(3))).toBe(ipv6PayloadChecksum(p))
   })
 
+  it('onesSum: the aligned 16-bit fast path equals the byte-wise sum (all offsets, odd lengths, all-zero and all-0xff data)', () => {
+    const r = prng(5)
+    const byteWise = (d: Uint8Array, s: number, e: number, acc: number): number => {
+      for (let i = s; i < e; i += 2) acc += (d[i] << 8) | (i + 1 < e ? d[i + 1] : 0)
+      return acc
+    }
+    const backing = new Uint8Array(70_000 + 16)
+    for (let t = 0; t < 200; t++) {
+      const fill = t % 10
+      for (let i = 0; i < backing.length; i++) backing[i] = fill === 0 ? 0 : fill === 1 ? 0xff : Math.floor(r() * 256)
+      const off = t % 5
+      const start = t % 3
+      const len = t < 20 ? 250 + t : Math.floor(r() * 70_000)
+      const d = backing.subarray(off, off + start + len + 1)
+      const acc = Math.floor(r() * 0x40000)
+      expect(foldChecksum(onesSum(d, start, start + len, acc))).toBe(foldChecksum(byteWise(d, start, start + len, acc)))
+    }
+  })
+
   it('pseudoHeaderSum + onesSum compose to the same value', () => {
     const data = new Uint8Array([0x12, 0x34, 0x56, 0x78, 0x9a])
     const c = (~foldChecksum(onesSum(data, 0, data.length, pseudoHeaderSum(A, B, data.length, IPPROTO_TCP)))) & 0xffff

@@ -20,12 +20,13 @@ import { ed25519 } from '@noble/curves/ed25519.js'
 import sodium from 'libsodium-wrappers'
 import { identityFromSeed } from '@axl/core'
 import {
-  boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, boxSeal, BoxKey, cipherBackend, edPrivateToX25519,
+  boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, boxSeal, BoxKey, cipherBackend, cipherBackends, edPrivateToX25519,
   edPublicToX25519, newBoxKeys, nonceForCounter, sessionCryptoReady, setCipherBackend, x25519, x25519Reference,
-  sealParts, WASM_MIN_BYTES
+  sealParts, WASM_MIN_BYTES, loadSodium, loadSodiumNative
 } from '../src/session/crypto.js'
 import { hsalsa20, keyWords, openToNew, sealInPlace } from '../src/session/salsa.js'
 import { wasmBackend } from '../src/session/sodium.js'
+import { importSodiumNative, nativeBackend } from '../src/session/native.js'
 import {
   decryptInit, encodeTraffic, encryptInit, initSigBytes, parseTrafficHeader, SESSION_INIT_SIZE, SESSION_TYPE_ACK,
   SESSION_TYPE_INIT
@@ -93,6 +94,8 @@ function prng (seed: number): () => number {
 beforeAll(async () => {
   await sodium.ready
   await sessionCryptoReady()
+  await loadSodium() // also the WASM backend when native is in use, so every backend is compared below
+  loadSodiumNative() // and the native one even where AXL_SESSION_CRYPTO opted out of it
 })
 
 describe('ed25519 → X25519 (e2c)', () => {
@@ -240,7 +243,59 @@ describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
     expect(toHex(w.open(hex(FIRSTKEY), hex(NACL_NONCE), out, 0, out.length) as Uint8Array)).toBe(toHex(msg))
     out[0] ^= 1
     expect(w.open(hex(FIRSTKEY), hex(NACL_NONCE), out, 0, out.length)).toBeUndefined()
-    expect(cipherBackend()).toBe('wasm') // it loaded and passed its self-test
+    expect(cipherBackends()).toContain('wasm') // it loaded and passed its self-test
+  })
+
+  it('the native backend (sodium-native) loads, is preferred, and reproduces the NaCl crypto_box vector [nacl-box]', () => {
+    const mod = importSodiumNative()
+    expect(mod).toBeDefined() // a dependency with linux-x64 prebuilds: it must load here
+    const n = nativeBackend(mod)
+    const msg = hex(NACL_MSG)
+    for (const parts of [[msg], [msg.subarray(0, 50), msg.subarray(50)]]) {
+      const out = new Uint8Array(3 + 147)
+      n.seal(hex(FIRSTKEY), hex(NACL_NONCE), parts, msg.length, out, 3)
+      expect(toHex(out.subarray(3))).toBe(toHex(hex(NACL_BOX)))
+      expect(toHex(n.open(hex(FIRSTKEY), hex(NACL_NONCE), out, 3, 147) as Uint8Array)).toBe(toHex(msg))
+      out[3] ^= 1
+      expect(n.open(hex(FIRSTKEY), hex(NACL_NONCE), out, 3, 147)).toBeUndefined()
+    }
+    expect(cipherBackends()).toContain('native')
+    if (process.env.AXL_SESSION_CRYPTO === undefined) expect(cipherBackend()).toBe('native')
+  })
+
+  it('native, WASM and TS backends produce identical bytes (seal and open, 1–3 parts, headroom, counters)', () => {
+    expect(cipherBackends()).toEqual(['native', 'wasm', 'js'])
+    const rnd = prng(11)
+    try {
+      for (let t = 0; t < 300; t++) {
+        const len = t < 80 ? t : Math.floor(rnd() * 70_000)
+        const key = new BoxKey(randomBytes(32))
+        const counter = BigInt(Math.floor(rnd() * 2 ** 32)) * BigInt(Math.floor(rnd() * 2 ** 32)) + BigInt(t)
+        const msg = randomBytes(len)
+        const head = t % 7
+        const cut1 = Math.floor(rnd() * (len + 1))
+        const cut2 = cut1 + Math.floor(rnd() * (len - cut1 + 1))
+        const parts = [[msg], [msg.subarray(0, cut1), msg.subarray(cut1)], [msg.subarray(0, cut1), msg.subarray(cut1, cut2), msg.subarray(cut2)]][t % 3]
+        const sealed: Record<string, string> = {}
+        for (const b of ['native', 'wasm', 'js'] as const) {
+          setCipherBackend(b)
+          sealed[b] = toHex(sealParts(key, counter, head, parts).subarray(head))
+        }
+        expect(sealed.native).toBe(sealed.js)
+        expect(sealed.wasm).toBe(sealed.js)
+        const box = hex(sealed.js)
+        const framed = new Uint8Array(head + box.length); framed.set(box, head)
+        const bad = new Uint8Array(framed); bad[head + Math.floor(rnd() * box.length)] ^= 1 << (t & 7)
+        for (const b of ['native', 'wasm', 'js'] as const) {
+          setCipherBackend(b)
+          expect(toHex(boxOpen(key, counter, framed, head) as Uint8Array)).toBe(toHex(msg))
+          expect(boxOpen(key, counter, bad, head)).toBeUndefined()
+          expect(boxOpen(key, counter ^ 1n, framed, head)).toBeUndefined()
+        }
+      }
+    } finally {
+      setCipherBackend(undefined)
+    }
   })
 
   it('nonce = 16 zero bytes ‖ BE64(counter)', () => {
@@ -249,10 +304,10 @@ describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
     expect(toHex(nonceForCounter((1n << 64n) - 1n))).toBe('00'.repeat(16) + 'ff'.repeat(8))
   })
 
-  it('both backends equal libsodium secretbox on random keys, counters, lengths and offsets', () => {
+  it('every backend equals libsodium secretbox on random keys, counters, lengths and offsets', () => {
     const rnd = prng(7)
     try {
-      for (const backend of ['js', 'wasm'] as const) {
+      for (const backend of ['js', 'wasm', 'native'] as const) {
         setCipherBackend(backend)
         for (let t = 0; t < 400; t++) {
           const len = t < 100 ? t : Math.floor(rnd() * 70_000)

@@ -149,6 +149,21 @@ describe('SessionManager handshake and traffic', () => {
     expect(pairs.size).toBe(fromA.length)
   })
 
+  it('sendParts delivers the concatenation of its parts, queued before the handshake and sealed directly after', () => {
+    const { w, A, B } = pair()
+    A.sendParts(ids.b.publicKey, [te.encode('he'), te.encode(''), te.encode('llo')]) // no session yet: queued
+    w.pump()
+    expect(w.texts(ids.b)).toEqual(['hello'])
+    const big = randomBytes(65_000)
+    let got: Uint8Array | undefined
+    B.onMessage = (_src, pt) => { got = new Uint8Array(pt) }
+    A.sendParts(ids.b.publicKey, [Uint8Array.of(0x01), big.subarray(0, 40), big.subarray(40)])
+    w.pump()
+    expect(got && hexOf(got)).toBe('01' + hexOf(big))
+    expect(A.stats.bytesSent).toBe(5 + 65_001)
+    expect(() => { A.sendParts(ids.b.publicKey, [new Uint8Array(65_000), new Uint8Array(536)]) }).toThrow(/too large|exceeds|65536/)
+  })
+
   it('handles a large (64 KiB) message on the WASM path and an empty one', () => {
     const { w, A, B } = pair()
     connect(w, A, B)

@@ -337,6 +337,33 @@ describe('TcpConnection data transfer', () => {
     expect(atServer.digest()).toBe(sha256(data))
     expect(p.b.stats.droppedBy.checksum).toBeGreaterThan(5)
   })
+
+  it('skipInboundChecksum (for authenticated input, as ygg uses it): a segment with a wrong checksum is accepted; outgoing checksums stay valid', async () => {
+    const p = pair({}, {}, { skipInboundChecksum: true })
+    const { client, server } = await establish(p)
+    const atServer = new Sink(server)
+    let zeroed = 0
+    let badOut = 0
+    p.filter = (pkt, dir) => {
+      if (!verifyIpv6PayloadChecksum(pkt)) badOut++ // b still checksums what it sends
+      if (dir === 'ab' && pkt.length > 100) {
+        const z = pkt.slice()
+        z[56] = 0; z[57] = 0 // checksum field cleared: the payload itself is intact
+        zeroed++
+        p.b.input(z)
+        return false
+      }
+      return true
+    }
+    const data = randomBytesSeeded(200_000, 9)
+    pump(client, data)
+    expect(await until(p, () => atServer.ended)).toBe(true)
+    expect(atServer.digest()).toBe(sha256(data))
+    expect(zeroed).toBeGreaterThan(100)
+    expect(badOut).toBe(0)
+    expect(client.stats.retransmits).toBe(0)
+    expect(p.b.stats.droppedBy.checksum).toBeUndefined()
+  })
 })
 
 describe('TcpConnection failure detection', () => {

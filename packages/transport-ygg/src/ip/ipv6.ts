@@ -129,6 +129,17 @@ export function buildIpv6Packet (src: Uint8Array, dst: Uint8Array, nextHeader: n
  * padded with a zero low byte). Call `foldChecksum` on the result. Safe for any length below 2^36 bytes.
  */
 export function onesSum (data: Uint8Array, start: number, end: number, acc = 0): number {
+  if (end - start >= 256 && LITTLE_ENDIAN && ((data.byteOffset + start) & 1) === 0) {
+    // Fast path for large, 2-byte aligned ranges (TCP segments): sum native little-endian 16-bit words, twice
+    // as fast as assembling big-endian words from bytes. The one's-complement sum is byte-order independent
+    // (RFC 1071 §2(B)): the folded LE sum, byte-swapped, is congruent to the BE sum mod 0xffff, and it is
+    // non-zero exactly when the data is, so the final fold is the same as the byte-wise loop's.
+    const n = (end - start) >> 1
+    const f = foldChecksum(sumLe16(new Uint16Array(data.buffer, data.byteOffset + start, n)))
+    acc += ((f & 0xff) << 8) | (f >> 8)
+    start += n << 1
+    if (start === end) return acc
+  }
   let i = start
   const end8 = end - ((end - start) & 7)
   let a = 0
@@ -141,6 +152,31 @@ export function onesSum (data: Uint8Array, start: number, end: number, acc = 0):
   for (; i + 1 < end; i += 2) a += (data[i] << 8) | data[i + 1]
   if (i < end) a += data[i] << 8
   return acc + a
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
+
+/**
+ * Unfolded sum of 16-bit words. Blocks of 32768 words keep each of the two accumulators ≤ 16384 · 0xffff < 2^30
+ * (a small integer for V8) without an overflow check in the inner loop.
+ */
+function sumLe16 (u: Uint16Array): number {
+  const n = u.length
+  let acc = 0
+  let i = 0
+  while (i < n) {
+    const blockEnd = Math.min(n, i + 32768)
+    const end8 = blockEnd - ((blockEnd - i) & 7)
+    let a = 0
+    let b = 0
+    for (; i < end8; i += 8) {
+      a += u[i] + u[i + 1] + u[i + 2] + u[i + 3]
+      b += u[i + 4] + u[i + 5] + u[i + 6] + u[i + 7]
+    }
+    for (; i < blockEnd; i++) a += u[i]
+    acc += a + b
+  }
+  return acc
 }
 
 /** Folds an unfolded one's-complement sum to 16 bits (not complemented). */

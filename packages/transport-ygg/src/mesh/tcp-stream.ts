@@ -10,8 +10,20 @@ import type { TcpConnection } from '../tcp/connection.js'
 /** Largest piece handed to TCP in one write() (well under its send buffer). */
 const PIECE = 256 * 1024
 
+/** Options of tcpConnectionStream. */
+export interface TcpStreamOptions {
+  /**
+   * The stack's input packets are fresh buffers that nobody modifies after `input()` (ygg: each is a session
+   * plaintext just decrypted into its own buffer), so received data may be kept as views instead of copied.
+   * Views that are less than half of their buffer are still copied, so small reads do not pin large packets.
+   * Default false: every chunk is copied.
+   */
+  inputOwned?: boolean
+}
+
 /** Wrap a TCP connection to `peer` as a MeshStream. */
-export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, direction: 'inbound' | 'outbound'): MeshStream {
+export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, direction: 'inbound' | 'outbound', opts: TcpStreamOptions = {}): MeshStream {
+  const inputOwned = opts.inputOwned === true
   let paused = false
   let backlog: Uint8Array[] = [] // owned buffers TCP could not take yet
   let endPending = false
@@ -56,7 +68,8 @@ export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, directio
     }
   })
   conn.onData = data => {
-    stream.deliver(data.slice()) // a view into the stack's buffers: copy to keep
+    // A view into the packet the stack received: copy to keep, unless that packet is ours to keep (inputOwned).
+    stream.deliver(inputOwned && data.byteLength * 2 >= data.buffer.byteLength ? data : data.slice())
     if (!paused && stream.readableFull) { paused = true; conn.pause() }
   }
   conn.onEnd = () => { stream.deliverEnd() }

@@ -8,15 +8,18 @@
  *  - box.Precompute = HSalsa20(X25519(priv, pub), 0^16);
  *  - XSalsa20-Poly1305 seal/open with the tag first (tag ‖ body), 24-byte nonce = 0^16 ‖ BE64(counter).
  *
- * The symmetric cipher has two byte-identical backends: pure TypeScript (`salsa.ts`, always available) and
- * libsodium's WASM build (`sodium.ts`), loaded in the background and used for messages ≥ WASM_MIN_BYTES once
- * it has reproduced a NaCl test vector. Set AXL_SESSION_CRYPTO=js to stay on the TypeScript backend.
+ * The symmetric cipher has three byte-identical backends: native libsodium (`native.ts`, the `sodium-native`
+ * addon, loaded synchronously at import and preferred when it loads), libsodium's WASM build (`sodium.ts`,
+ * loaded in the background when native is unavailable, used for messages ≥ WASM_MIN_BYTES) and pure TypeScript
+ * (`salsa.ts`, always available). A libsodium backend is used only once it has reproduced a NaCl test vector.
+ * AXL_SESSION_CRYPTO=js stays on the TypeScript backend; AXL_SESSION_CRYPTO=wasm skips the native one.
  */
 import { Buffer } from 'node:buffer'
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { InvalidKeyError } from '@axl/core'
 import { hsalsa20, keyWords, openToNew, sealInPlace } from './salsa.js'
 import { importRawSodium, wasmBackend, type WasmBox } from './sodium.js'
+import { importSodiumNative, nativeBackend } from './native.js'
 
 /** Size of an X25519 public key, private key and precomputed shared key. */
 export const BOX_KEY_SIZE = 32
@@ -229,11 +232,13 @@ function nonceWords (counter: bigint): [number, number] {
 
 // ---- backend selection ----
 
-/** Which cipher implementation is active for large messages. */
-export type CipherBackend = 'wasm' | 'js'
+/** Which cipher implementation is active for large messages: native libsodium, its WASM build, or TypeScript. */
+export type CipherBackend = 'native' | 'wasm' | 'js'
 
+const envChoice = process.env.AXL_SESSION_CRYPTO
+let native: WasmBox | undefined
 let wasm: WasmBox | undefined
-let forced: CipherBackend | undefined = process.env.AXL_SESSION_CRYPTO === 'js' ? 'js' : undefined
+let forced: CipherBackend | undefined = envChoice === 'js' ? 'js' : undefined
 
 /** NaCl test vector (libsodium test/default/box.c + box.exp): precomputed key of alicesk/bobpk, nonce, message. */
 const SELFTEST = {
@@ -243,6 +248,7 @@ const SELFTEST = {
   box: 'f3ffc7703f9400e52a7dfb4b3d3305d98e993b9f48681273c29650ba32fc76ce48332ea7164d96a4476fb8c531a1186ac0dfc17c98dce87b4da7f011ec48c97271d2c20f9b928fe2270d6fb863d51738b48eeee314a7cc8ab932164548e526ae90224368517acfeabd6bb3732bc0e9da99832b61ca01b6de56244a9e88d5f9b37973f622a43d14a6599b1f654cb45a74e355a5'
 }
 
+/** Known-answer test run before a libsodium backend is trusted: seal, open, and reject a flipped bit. */
 function selfTest (w: WasmBox): boolean {
   const key = Buffer.from(SELFTEST.key, 'hex')
   const nonce = Buffer.from(SELFTEST.nonce, 'hex')
@@ -269,6 +275,28 @@ export function useSodium (raw: unknown): boolean {
   }
 }
 
+/**
+ * Installs a loaded `sodium-native` module as the native backend if it passes the NaCl self-test; returns
+ * whether it did. Called automatically at import (unless AXL_SESSION_CRYPTO is js or wasm).
+ */
+export function useSodiumNative (mod: unknown): boolean {
+  try {
+    const n = nativeBackend(mod)
+    if (!selfTest(n)) return false
+    native = n
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Loads `sodium-native` (synchronously) and enables the native backend; false where it is unavailable. */
+export function loadSodiumNative (): boolean {
+  if (native !== undefined) return true
+  const mod = importSodiumNative()
+  return mod !== undefined && useSodiumNative(mod)
+}
+
 let loading: Promise<boolean> | undefined
 /** Loads libsodium-wrappers (once) and enables the WASM backend; resolves false where it is unavailable. */
 export async function loadSodium (): Promise<boolean> {
@@ -276,50 +304,72 @@ export async function loadSodium (): Promise<boolean> {
   return await loading
 }
 
-/** Resolves when backend loading has settled; returns the backend used for large messages. */
+/**
+ * Resolves when backend loading has settled; returns the backend used for large messages. With the native
+ * backend in use this resolves at once (the WASM module is then not loaded unless loadSodium() is called).
+ */
 export async function sessionCryptoReady (): Promise<CipherBackend> {
-  await loadSodium()
+  if (native === undefined) await loadSodium()
   return cipherBackend()
 }
 
-/** The backend in use for messages ≥ WASM_MIN_BYTES. */
+/** The backend in use for messages ≥ WASM_MIN_BYTES (native, when loaded, for every size). */
 export function cipherBackend (): CipherBackend {
-  return forced ?? (wasm !== undefined ? 'wasm' : 'js')
+  return forced ?? (native !== undefined ? 'native' : wasm !== undefined ? 'wasm' : 'js')
 }
 
-/** Forces a backend ('js' or 'wasm' if loaded) or restores automatic choice (undefined); for tests and benchmarks. */
+/** The backends loaded and self-tested so far ('js' is always available). */
+export function cipherBackends (): CipherBackend[] {
+  return [...(native !== undefined ? ['native' as const] : []), ...(wasm !== undefined ? ['wasm' as const] : []), 'js']
+}
+
+/**
+ * Forces a backend (it must be loaded: 'native' and 'wasm' fall back to 'js' otherwise) or restores automatic
+ * choice (undefined); for tests and benchmarks.
+ */
 export function setCipherBackend (b: CipherBackend | undefined): void {
   forced = b
 }
 
-function useWasm (len: number): WasmBox | undefined {
-  if (forced === 'js') return undefined
-  if (forced === 'wasm') return wasm
-  return len >= WASM_MIN_BYTES ? wasm : undefined
+/** The libsodium implementation to use for a `len`-byte message, or undefined for the TypeScript one. */
+function useSodiumBox (len: number): WasmBox | undefined {
+  switch (forced) {
+    case 'js': return undefined
+    case 'wasm': return wasm
+    case 'native': return native
+  }
+  return native ?? (len >= WASM_MIN_BYTES ? wasm : undefined)
 }
 
-// Start loading in the background; failures leave the TypeScript backend in place.
-if (forced === undefined) void loadSodium()
+// Prefer the native addon (synchronous); otherwise load WASM in the background. Failures leave the TypeScript
+// backend in place.
+if (forced === undefined && envChoice !== 'wasm') loadSodiumNative()
+if (forced === undefined && native === undefined) void loadSodium()
 
 // ---- seal / open ----
 
 /**
  * Seals the concatenation of `parts` under (key, counter nonce). Returns a new buffer of
- * `headroom + 16 + Σ|parts|` bytes: `headroom` bytes left for the caller (a header), then tag ‖ body.
- * The body is 4-byte aligned in memory so the TS backend can XOR whole words.
+ * `headroom + 16 + Σ|parts|` bytes: `headroom` zero bytes left for the caller (a header), then tag ‖ body.
+ * On the TS backend the body is 4-byte aligned in memory so it can XOR whole words.
  */
 export function sealParts (key: BoxKey, counter: bigint, headroom: number, parts: readonly Uint8Array[]): Uint8Array {
   let len = 0
   for (const p of parts) len += p.length
   const total = headroom + BOX_OVERHEAD + len
-  const pad = (4 - ((headroom + BOX_OVERHEAD) & 3)) & 3
-  const out = new Uint8Array(new ArrayBuffer(pad + total), pad, total)
-  const w = useWasm(len)
+  const w = useSodiumBox(len)
   if (w !== undefined) {
+    // libsodium writes every byte of tag ‖ body, so skip zero-filling the (up to 64 KiB) buffer; only the
+    // headroom is cleared. An unpooled buffer, handed out as a plain Uint8Array (Buffer's slice() is a view).
+    const b = Buffer.allocUnsafeSlow(total)
+    const out = new Uint8Array(b.buffer, b.byteOffset, total)
+    out.fill(0, 0, headroom)
     const c = counter & MASK64
     w.sealCounter(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), parts, len, out, headroom)
     return out
   }
+  const pad = (4 - ((headroom + BOX_OVERHEAD) & 3)) & 3
+  const out = new Uint8Array(new ArrayBuffer(pad + total), pad, total)
   let o = headroom + BOX_OVERHEAD
   for (const p of parts) { out.set(p, o); o += p.length }
   const [n0, n1] = nonceWords(counter)
@@ -339,7 +389,7 @@ export function boxSeal (key: BoxKey, counter: bigint, msg: Uint8Array): Uint8Ar
 export function boxOpen (key: BoxKey, counter: bigint, boxed: Uint8Array, off = 0): Uint8Array | undefined {
   const total = boxed.length - off
   if (total < BOX_OVERHEAD) return undefined
-  const w = useWasm(total - BOX_OVERHEAD)
+  const w = useSodiumBox(total - BOX_OVERHEAD)
   if (w !== undefined) {
     const c = counter & MASK64
     return w.openCounter(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), boxed, off, total)

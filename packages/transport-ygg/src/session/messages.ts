@@ -140,10 +140,13 @@ export function parseTrafficHeader (msg: Uint8Array): TrafficHeader | undefined 
   }
 }
 
-/** Builds a traffic message: header ‖ box(nonce, key)[nextPub ‖ message] (Go `doSend`). */
-export function encodeTraffic (localKeySeq: bigint, remoteKeySeq: bigint, nonce: bigint, key: BoxKey, nextPub: Uint8Array, message: Uint8Array): Uint8Array {
+/**
+ * Builds a traffic message: header ‖ box(nonce, key)[nextPub ‖ message] (Go `doSend`). `message` may be given
+ * as parts (sealed as their concatenation, with no intermediate copy).
+ */
+export function encodeTraffic (localKeySeq: bigint, remoteKeySeq: bigint, nonce: bigint, key: BoxKey, nextPub: Uint8Array, message: Uint8Array | readonly Uint8Array[]): Uint8Array {
   const h = 1 + uvarintSize(localKeySeq) + uvarintSize(remoteKeySeq) + uvarintSize(nonce)
-  const out = sealParts(key, nonce, h, [nextPub, message])
+  const out = sealParts(key, nonce, h, message instanceof Uint8Array ? [nextPub, message] : [nextPub, ...message])
   out[0] = SESSION_TYPE_TRAFFIC
   let o = writeUvarint(out, 1, localKeySeq)
   o = writeUvarint(out, o, remoteKeySeq)

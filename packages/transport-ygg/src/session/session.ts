@@ -331,6 +331,32 @@ export class SessionManager {
     this.bufferAndInit(id, destKey, plaintext)
   }
 
+  /**
+   * `sendTo` of the concatenation of `parts` (e.g. a type byte and a packet) without joining them on the hot
+   * path: with an open session the parts go straight into the seal, which copies each once into the sealed
+   * buffer. Only a message that must wait for a handshake is joined (and copied, as sendTo does).
+   */
+  sendParts (destKey: Uint8Array, parts: readonly Uint8Array[]): void {
+    if (this.closed) throw new SessionError('the session manager is closed')
+    if (!(destKey instanceof Uint8Array) || destKey.length !== 32) throw new InvalidKeyError('destination key must be a 32-byte ed25519 public key')
+    let len = 0
+    for (const p of parts) {
+      if (!(p instanceof Uint8Array)) throw new SessionError('plaintext parts must be Uint8Arrays')
+      len += p.length
+    }
+    if (len > this.maxMessageSize) throw new MessageTooLargeError(len, this.maxMessageSize)
+    const id = keyStr(destKey)
+    const s = this.table.get(id)
+    if (s !== undefined) {
+      this.doSend(s, parts, len)
+      return
+    }
+    const joined = new Uint8Array(len)
+    let o = 0
+    for (const p of parts) { joined.set(p, o); o += p.length }
+    this.bufferAndInit(id, destKey, joined)
+  }
+
   /** Handles a datagram from the overlay (`sourceKey` = authenticated source). Never throws. */
   handlePacket (sourceKey: Uint8Array, payload: Uint8Array): void {
     if (this.closed) return
@@ -601,7 +627,8 @@ export class SessionManager {
 
   // ---- traffic ----
 
-  private doSend (s: Session, msg: Uint8Array): void {
+  /** Seals and sends one message (`msg`, or the concatenation of `msg` parts of `len` bytes in total). */
+  private doSend (s: Session, msg: Uint8Array | readonly Uint8Array[], len = (msg as Uint8Array).length): void {
     s.sendNonce = (s.sendNonce + 1n) & MASK64
     if (s.sendNonce === 0n) {
       // Nonce wrapped: rotate our keys (Go `doSend`); the fresh key starts at nonce 1.
@@ -614,9 +641,9 @@ export class SessionManager {
     }
     this.ensureShared(s)
     const pkt = encodeTraffic(s.localKeySeq, s.remoteKeySeq, s.sendNonce, s.sendShared as BoxKey, nextKeys(s).pub, msg)
-    s.tx += msg.length
+    s.tx += len
     this.counters.packetsSent++
-    this.counters.bytesSent += msg.length
+    this.counters.bytesSent += len
     this.touch(s)
     this.out(s.ed, pkt)
   }

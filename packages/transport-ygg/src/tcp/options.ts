@@ -59,6 +59,12 @@ export interface TcpStackOptions {
   maxOutOfOrderSegments?: number
   /** Initial congestion window in segments (default 10, RFC 6928). */
   initialCwndSegments?: number
+  /**
+   * Accept inbound TCP segments without verifying their checksum (default false). Only for a stack whose every
+   * input packet arrived through an authenticated, integrity-protected channel (ygg: an ironwood session's
+   * Poly1305 tag already covers each packet byte for byte). Outgoing checksums are always computed.
+   */
+  skipInboundChecksum?: boolean
 }
 
 /** TcpStackOptions with every default filled in (internal). */
@@ -86,6 +92,7 @@ export interface ResolvedTcpOptions {
   keepAliveProbes: number
   maxOutOfOrderSegments: number
   initialCwndSegments: number
+  skipInboundChecksum: boolean
 }
 
 function int (name: string, v: number | undefined, dflt: number, min: number, max: number): number {
@@ -93,6 +100,12 @@ function int (name: string, v: number | undefined, dflt: number, min: number, ma
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(`TCP option ${name} must be an integer in ${min}..${max}, got ${String(v)}`)
   }
+  return v
+}
+
+function bool (name: string, v: boolean | undefined, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v !== 'boolean') throw new ConfigError(`TCP option ${name} must be a boolean, got ${String(v)}`)
   return v
 }
 
@@ -126,6 +139,7 @@ export function resolveTcpOptions (o: Partial<TcpStackOptions>): ResolvedTcpOpti
     keepAliveIntervalMs: int('keepAliveIntervalMs', o.keepAliveIntervalMs, 10_000, 1, 86_400_000),
     keepAliveProbes: int('keepAliveProbes', o.keepAliveProbes, 5, 1, 1000),
     maxOutOfOrderSegments: int('maxOutOfOrderSegments', o.maxOutOfOrderSegments, 1024, 1, 1 << 20),
-    initialCwndSegments: int('initialCwndSegments', o.initialCwndSegments, 10, 1, 1000)
+    initialCwndSegments: int('initialCwndSegments', o.initialCwndSegments, 10, 1, 1000),
+    skipInboundChecksum: bool('skipInboundChecksum', o.skipInboundChecksum, false)
   }
 }
