@@ -8,7 +8,7 @@ import type { TransportProvider } from './transport.js'
 
 /** Options of main() (tests inject a transport). */
 export interface MainOptions {
-  /** Transport provider; default ygg() when @axl/transport-ygg exports it, else an error (or local-only with no Peers/Listen). */
+  /** Transport provider; default: ygg() from @axl/transport-ygg. */
   transport?: TransportProvider
   /** Output for log lines. Default stderr (as Go's log package). */
   write?: (line: string) => void
@@ -43,26 +43,14 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<{ r
   for (const w of config.warnings) log(`warning: ${w}`)
   // Loaded only now, so --help and config errors answer without loading the node's dependencies.
   const { startNode } = await import('./start.js')
-  const { TransportUnavailableError, localOnlyTransport, yggAvailable, yggTransport } = await import('./transport.js')
-
-  let transport = opts.transport
-  if (transport === undefined) {
-    if (await yggAvailable()) transport = yggTransport
-    else if (config.peers.length === 0 && config.listen.length === 0) {
-      log('warning: @axl/transport-ygg does not provide ygg() yet; running without a network (this node reaches only itself)')
-      transport = localOnlyTransport
-    } else {
-      log('@axl/transport-ygg does not provide ygg() yet: cannot use Peers/Listen (remove them to run a local-only node)')
-      return { code: 1 }
-    }
-  }
+  const { yggTransport } = await import('./transport.js')
+  const transport = opts.transport ?? yggTransport
 
   let running: RunningNode
   try {
     running = await startNode(config, { transport, log })
   } catch (err) {
     if (err instanceof ConfigError || err instanceof InvalidKeyError) { log(`parse config ${args.config}: ${err.message}`); return { code: 1 } }
-    if (err instanceof TransportUnavailableError) { log(err.message); return { code: 1 } }
     const e = err as NodeJS.ErrnoException
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
       log(`cannot listen on ${config.bridgeAddr}:${config.apiPort}: ${e.message}`)

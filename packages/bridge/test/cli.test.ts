@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { yggAvailable } from '../src/index.js'
 import { call, closedPort, onCleanup, SEED1_IPV6, SEED1_KEY, SEED1_PEM } from './helpers.js'
 
 const BIN = fileURLToPath(new URL('../bin/axl-node.mjs', import.meta.url))
@@ -139,12 +138,5 @@ describe('axl-node CLI', () => {
     const r = await run(['-config', 'c2.json'], d)
     expect(r.code).toBe(1)
     expect(r.err).toContain(`[node] cannot listen on 127.0.0.1:${port}`)
-  })
-
-  it('Peers without @axl/transport-ygg\'s ygg(): exit 1 explaining why (skipped once ygg() exists)', async (ctx) => {
-    if (await yggAvailable()) { ctx.skip(); return }
-    const r = await run(['-config', 'c.json', '-listen', 'tcp://127.0.0.1:0'], await dir({ 'c.json': '{"api_port": 0}' }))
-    expect(r.code).toBe(1)
-    expect(r.err).toContain('does not provide ygg() yet')
   })
 })

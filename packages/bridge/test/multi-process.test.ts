@@ -1,12 +1,10 @@
-// Real axl-node processes peered over tcp:// on loopback (needs ygg() from @axl/transport-ygg; skipped,
-// with the reason printed, until it exists). A listens; B and C peer with A; B talks to C through A.
+// Real axl-node processes peered over tcp:// on loopback. A listens; B and C peer with A; B talks to C through A.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { beforeAll, describe, expect, it } from 'vitest'
-import { yggAvailable } from '../src/index.js'
+import { describe, expect, it } from 'vitest'
 import { call, closedPort, onCleanup, stubServer } from './helpers.js'
 
 const BIN = fileURLToPath(new URL('../bin/axl-node.mjs', import.meta.url))
@@ -47,15 +45,9 @@ async function reachable (from: NodeProc, to: NodeProc): Promise<void> {
   }
 }
 
-let available = false
-beforeAll(async () => {
-  available = await yggAvailable()
-  if (!available) console.log('skipping multi-process tests: @axl/transport-ygg does not export ygg() yet')
-})
 
 describe('axl-node processes over tcp:// on loopback', () => {
-  it('B → C through A: /send, /recv long-poll, /topology, /mcp via a router stub, /a2a via an A2A stub; clean SIGTERM', async (ctx) => {
-    if (!available) { ctx.skip(); return }
+  it('B → C through A: /send, /recv long-poll, /topology, /mcp via a router stub, /a2a via an A2A stub; clean SIGTERM', async () => {
     const linkPort = await closedPort()
     const router = await stubServer(() => ({ body: '{"response":{"jsonrpc":"2.0","id":1,"result":{"tools":[]}},"error":null}' }))
     const a2aStub = await stubServer(() => ({ body: '{"name":"C"}' }))
@@ -86,8 +78,7 @@ describe('axl-node processes over tcp:// on loopback', () => {
     for (const p of [a, b, c]) expect(await p.exited).toBe(0)
   })
 
-  it('43: nodes with different tcp_port cannot talk (AXL\'s same-port assumption)', async (ctx) => {
-    if (!available) { ctx.skip(); return }
+  it('43: nodes with different tcp_port cannot talk (AXL\'s same-port assumption)', async () => {
     const linkPort = await closedPort()
     const a = await startProc({ Listen: [`tcp://127.0.0.1:${linkPort}`], tcp_port: 7000 })
     const b = await startProc({ Peers: [`tcp://127.0.0.1:${linkPort}`], tcp_port: 7001, request_timeout_secs: 3 })
