@@ -30,6 +30,8 @@ export interface PathEntry {
 
 /** A pending lookup for a (transformed) destination (`pathRumor`). */
 interface Rumor {
+  /** When the rumor was created (first lookup). */
+  createdAt: number
   sendTime: number
   expiresAt: number
   packets: Buffered[]
@@ -41,6 +43,9 @@ function samePath (a: Path, b: Path): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
+
+/** For this long after a lookup first went out, it is repeated every tick while packets wait for it. */
+const RUMOR_RETRY_MS = 8_000
 
 /** The pathfinder of one node. */
 export class Pathfinder {
@@ -62,6 +67,11 @@ export class Pathfinder {
       if (ru.expiresAt <= now) {
         this.r.stats.lookupBufferExpired += ru.packets.length
         this.rumors.delete(k)
+      } else if (ru.packets.length > 0 && now - ru.createdAt < RUMOR_RETRY_MS && now - ru.sendTime >= this.r.opts.pathThrottleMs * 0.9) { // (ticks jitter)
+        // Packets still wait: look again now rather than when the sender's next retry comes (1 s, 2 s, 4 s…).
+        // A lookup right after start is often lost while bloom filters spread; ironwood only retries on new traffic.
+        ru.sendTime = now
+        this.sendLookup(ru.packets[0].destBytes)
       }
     }
   }
@@ -84,7 +94,7 @@ export class Pathfinder {
         ru.expiresAt = now + r.opts.pathTimeoutMs
       }
     } else {
-      ru = { sendTime: now, expiresAt: now + r.opts.pathTimeoutMs, packets: [], bytes: 0 }
+      ru = { createdAt: now, sendTime: now, expiresAt: now + r.opts.pathTimeoutMs, packets: [], bytes: 0 }
       this.rumors.set(x, ru)
     }
     if (packet !== undefined) {
