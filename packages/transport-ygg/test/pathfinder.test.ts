@@ -53,6 +53,21 @@ describe('pathfinder: lookup and notify', () => {
     sim.close()
   })
 
+  it('a packet waiting for a key that is not reachable yet is delivered once it is, without new traffic (lookup repeated each tick)', () => {
+    const sim = new Sim({ n: 4, seed: 31 })
+    sim.connectGraph([[0, 1], [1, 2]]) // node 3 is not connected yet
+    sim.run(10_000) // nodes 0–2 form their tree
+    const a = sim.nodes[0].overlay
+    sim.send(0, 3, 'early')
+    sim.run(1_500)
+    expect(sim.got(0, 3, 'early')).toBe(false)
+    sim.connect(2, 3) // 3 joins; the tree and blooms take a few ticks to include it
+    sim.run(6_000)
+    expect(sim.got(0, 3, 'early')).toBe(true)
+    expect(a.stats.lookupsSent).toBeGreaterThan(1)
+    sim.close()
+  })
+
   it('sending to ourselves works through the same lookup', () => {
     const sim = settledLine(2)
     sim.send(0, 0, 'me')
