@@ -1,8 +1,8 @@
 /** /a2a/{peer_id} (axl-reference §3.5): GET fetches the remote agent card, POST relays an A2A JSON-RPC request. */
-import { MessageTooLargeError, compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest, parsePeerId, type PeerId } from '@axl/core'
+import { compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest, parsePeerId, type PeerId } from '@axl/core'
 import { bodyOrReply, type ApiRequest } from './api-context.js'
 import { httpError, sendBody } from './http-response.js'
-import { meshFailure } from './mesh-errors.js'
+import { relayRequest } from './mesh-errors.js'
 
 const dec = new TextDecoder()
 
@@ -32,19 +32,8 @@ export async function handleA2a (r: ApiRequest): Promise<void> {
   }
   let peer: PeerId
   try { peer = parsePeerId(peerSeg) } catch { httpError(res, 502, 'Failed to reach peer: invalid peer ID'); return }
-  let reply: Uint8Array
-  try {
-    reply = await r.node.request(peer, frame, { timeoutMs: r.settings.requestTimeoutMs, signal: r.signal })
-  } catch (err) {
-    if (res.destroyed) return
-    if (err instanceof MessageTooLargeError && err.message.includes('local limit')) {
-      httpError(res, 502, `message size ${err.size} exceeds maximum ${err.limit}`)
-      return
-    }
-    const f = meshFailure(err, 'request')
-    httpError(res, f.status, f.message)
-    return
-  }
+  const reply = await relayRequest(r, peer, frame)
+  if (reply === undefined) return
   let env
   try { env = decodeA2aResponse(reply) } catch { httpError(res, 502, 'Invalid response from peer'); return }
   if (env.error !== undefined && env.error !== '') { httpError(res, 502, env.error); return }

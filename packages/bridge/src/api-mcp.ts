@@ -2,12 +2,12 @@
  * /mcp/{peer_id}/{service} (axl-reference §3.4): one JSON-RPC request to a remote MCP service, AXL's
  * statuses and session handling; sessions are bounded, expire, and are bound to the endpoint.
  */
-import { MessageTooLargeError, decodeMcpResponse, encodeMcpRequest, parsePeerId, type PeerId } from '@axl/core'
+import { decodeMcpResponse, encodeMcpRequest, parsePeerId, type PeerId } from '@axl/core'
 import { bodyOrReply, type ApiRequest } from './api-context.js'
 import { headerValue } from './api-send.js'
 import { goJsonString, httpError, sendBody, sendEmpty } from './http-response.js'
 import { probeJsonRpc } from './jsonrpc-probe.js'
-import { meshFailure } from './mesh-errors.js'
+import { relayRequest } from './mesh-errors.js'
 
 const dec = new TextDecoder()
 
@@ -46,19 +46,8 @@ export async function handleMcp (r: ApiRequest): Promise<void> {
     httpError(res, 413, `Message too large: the MCP envelope of ${frame.byteLength} bytes exceeds the limit of ${r.node.limits.maxMessageSize} bytes`)
     return
   }
-  let reply: Uint8Array
-  try {
-    reply = await r.node.request(peer, frame, { timeoutMs: r.settings.requestTimeoutMs, signal: r.signal })
-  } catch (err) {
-    if (res.destroyed) return
-    if (err instanceof MessageTooLargeError && err.message.includes('local limit')) {
-      httpError(res, 502, `message size ${err.size} exceeds maximum ${err.limit}`)
-      return
-    }
-    const f = meshFailure(err, 'request')
-    httpError(res, f.status, f.message)
-    return
-  }
+  const reply = await relayRequest(r, peer, frame)
+  if (reply === undefined) return
   let env
   try { env = decodeMcpResponse(reply) } catch { httpError(res, 502, 'Invalid response from peer'); return }
   const headers: Record<string, string> = {}
