@@ -33,6 +33,7 @@ import {
 } from '../src/session/messages.js'
 import { ReplayWindow } from '../src/session/replay.js'
 import { readUvarint } from '../src/uvarint.js'
+import { prng } from './helpers/prng.js'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -79,17 +80,6 @@ const NACL_BOX = `f3ffc7703f9400e52a7dfb4b3d3305d98e993b9f48681273c29650ba32fc76
 // libsodium box.c `small_order_p`: a low-order point (X25519 result is all zero).
 const SMALL_ORDER_P = 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800'
 
-/** Seeded PRNG (mulberry32) for reproducible random cases. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 beforeAll(async () => {
   await sodium.ready

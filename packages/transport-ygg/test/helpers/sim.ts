@@ -8,18 +8,9 @@ import { Overlay, type OverlayOptions } from '../../src/overlay.js'
 import { ed25519Signer, INSECURE_simulationCrypto, keyStr, type Signer, type VerifyFn } from '../../src/crypto.js'
 import type { TrafficEventKind } from '../../src/router.js'
 import type { Traffic } from '../../src/wire.js'
+import { prng } from './prng.js'
+export { prng }
 
-/** Seeded PRNG (mulberry32): returns floats in [0, 1). */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** An undirected edge list over nodes 0..n-1. */
 export type Graph = Array<[number, number]>
