@@ -3,8 +3,9 @@
  * one shared virtual clock. Prints convergence time (virtual and wall), delivery ratio and stretch over random
  * pairs (greedy-routed hops vs BFS shortest path), and heap per node. Last stdout line: one JSON object.
  *
- *   pnpm bench overlay-sim --nodes 1000 [--seed 1] [--m 2] [--pairs 1000] [--latency 5] [--real-crypto] [--hub-root]
+ *   pnpm bench overlay-sim --nodes 1000 [--seed 1] [--m 2] [--pairs 1000] [--latency 5] [--real-crypto] [--hub-root] [--settle S]
  *
+ * --settle S runs S more virtual seconds after convergence (past refreshes) before measuring.
  * --hub-root gives the highest-degree node the lowest key (so it becomes root), as operators of public hubs do
  * by grinding keys; by default keys are random and the root is wherever the lowest key happens to be.
  *
@@ -39,6 +40,7 @@ const pairs = arg('pairs', 1000)
 const latency = arg('latency', 5)
 const realCrypto = process.argv.includes('--real-crypto')
 const hubRoot = process.argv.includes('--hub-root')
+const settle = arg('settle', 0)
 
 const log = (s: string): void => { console.log(s) }
 log(`overlay-sim: ${N} nodes, Barabási–Albert m=${m}, seed ${seed}, link latency ${latency} ms, ${realCrypto ? 'real ed25519' : 'fake crypto (INSECURE, simulation only)'}`)
@@ -112,6 +114,10 @@ const quietOk = sim.runUntil(() => {
 }, 600_000, 1000)
 const convergeVirtual = sim.clock.now() / 1000
 const wallConverged = performance.now()
+if (settle > 0) {
+  sim.runUntil(() => false, settle * 1000, 1000)
+  log(`settled for ${settle} s more virtual time (wall ${((performance.now() - wallConverged) / 1000).toFixed(1)} s)`)
+}
 const h1 = heap()
 log(`tree converged: ${treeOk} at ${(treeAt / 1000).toFixed(1)} s virtual; quiet: ${quietOk} at ${convergeVirtual.toFixed(1)} s virtual; wall ${((wallConverged - wall0) / 1000).toFixed(1)} s (build ${((wallBuilt - wall0) / 1000).toFixed(1)} s)`)
 
@@ -124,7 +130,9 @@ for (const n of sim.nodes) {
 }
 const rootIdx = sim.lowestAlive()
 log(`root: node ${rootIdx} with degree ${sim.adjacency()[rootIdx].length} (max degree ${Math.max(...sim.adjacency().map(a => a.length))})`)
-log(`tree depth mean ${(sumDepth / N).toFixed(2)} max ${maxDepth}; tree infos per node ${(infos / N).toFixed(1)}`)
+const rootBfs = bfs(sim.adjacency(), rootIdx)
+const bfsDepthMean = rootBfs.reduce((s, x) => s + x, 0) / N
+log(`tree depth mean ${(sumDepth / N).toFixed(2)} max ${maxDepth} (shortest-path depth from the root: mean ${bfsDepthMean.toFixed(2)}); tree infos per node ${(infos / N).toFixed(1)}`)
 
 // Delivery and stretch over random pairs.
 pairHops = new Int32Array(pairs)
@@ -187,6 +195,7 @@ console.log(JSON.stringify({
   wall_s: Number(((performance.now() - wall0) / 1000).toFixed(1)),
   converge_wall_s: Number(((wallConverged - wall0) / 1000).toFixed(1)),
   tree_depth_mean: Number((sumDepth / N).toFixed(2)),
+  shortest_path_depth_mean: Number(bfsDepthMean.toFixed(2)),
   frames_per_pair: Math.round(framesPerLookup),
   loop_violations: loopViolations,
   root_degree: sim.adjacency()[rootIdx].length,
