@@ -4,6 +4,12 @@
  * is the Noise-authenticated ed25519 identity of the remote (the libp2p identity binding signs the Noise
  * static key with the ed25519 key). Both sides run under a handshake deadline and close the raw duplex on
  * any failure, so a silent or misbehaving peer never holds a socket.
+ *
+ * After the handshake, the transport phase runs directly on the raw duplex with the handshake's own cipher
+ * states (libp2p-noise's `encrypt`/`decrypt`): the same bytes on the wire (2-byte big-endian length, then
+ * ChaCha20-Poly1305 of at most 65519 plaintext bytes), without libp2p's message-stream layer, which costs an
+ * event, a list and a thrown RangeError per received chunk. If a future libp2p-noise stops exposing the cipher
+ * states, links fall back to its message stream.
  */
 import '../polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -38,6 +44,11 @@ export interface LinkByteCounters {
 export interface NoiseSecurerOptions {
   /** Timer source (default `systemClock()`). */
   clock?: Clock
+  /**
+   * Run the transport phase directly on the socket with the handshake's cipher states (default true). False
+   * keeps libp2p-noise's own message stream (same bytes on the wire; slower, kept for comparison and tests).
+   */
+  directTransport?: boolean
   /** Default handshake deadline in ms (default 10 000). */
   handshakeTimeoutMs?: number
   /** A graceful close that has not finished after this many ms drops the link (default 5 000). */
@@ -69,6 +80,32 @@ const PLACEHOLDER_ADDR: Multiaddr = multiaddr('/memory/axl-link')
 const upgraderStub = { getStreamMuxers: () => new Map(), getConnectionEncrypters: () => new Map() } as unknown as Upgrader
 /** Unread plaintext kept for a PeerConn whose consumer has not set `onData` yet. */
 const MAX_PENDING_BYTES = 16 * 1024 * 1024
+/** Largest Noise transport message (ciphertext with its tag), as the 2-byte length allows. */
+const NOISE_MAX_MESSAGE = 65535
+/** ChaCha20-Poly1305 tag bytes. */
+const NOISE_TAG = 16
+/** Largest plaintext per Noise message. */
+const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - NOISE_TAG
+
+/** The transport-phase ciphers of a finished libp2p-noise handshake (empty associated data, counter nonces). */
+interface NoiseCipher {
+  encrypt: (plaintext: Uint8Array) => Uint8Array | Uint8ArrayList
+  decrypt: (ciphertext: Uint8Array, dst?: Uint8Array) => Uint8Array | Uint8ArrayList
+}
+
+/** libp2p-noise's secured stream keeps the handshake result (with `encrypt`/`decrypt`) in `handshake`. */
+function cipherOf (secured: unknown): NoiseCipher | undefined {
+  const h = (secured as { handshake?: Partial<NoiseCipher> } | undefined)?.handshake
+  if (typeof h?.encrypt !== 'function' || typeof h.decrypt !== 'function') return undefined
+  return { encrypt: h.encrypt, decrypt: h.decrypt }
+}
+
+/** Raw-duplex events routed straight to a direct-transport PeerConn. */
+interface DirectHandlers {
+  data: (data: Uint8Array) => void
+  drain: () => void
+  close: (err?: Error) => void
+}
 
 /** Lowercase hex of bytes. */
 export function toHex (b: Uint8Array): string {
@@ -90,20 +127,52 @@ class RawConn extends AbstractMultiaddrConnection {
   readonly raw: RawDuplex
   readonly rawClosed: Promise<Error | undefined>
   private rawIsClosed = false
+  private direct: DirectHandlers | undefined
+  /** Bytes the handshake reader read past its last message, handed back through `unshift`. */
+  private held: Uint8Array[] = []
 
   constructor (raw: RawDuplex, inbound: boolean, onRawClose?: (err?: Error) => void) {
     super({ remoteAddr: PLACEHOLDER_ADDR, direction: inbound ? 'inbound' : 'outbound', log, inactivityTimeout: 0 })
     this.raw = raw
     let resolveClosed!: (err: Error | undefined) => void
     this.rawClosed = new Promise(resolve => { resolveClosed = resolve })
-    raw.onData = (data) => { this.onData(data) }
-    raw.onDrain = () => { this.safeDispatchEvent('drain') }
+    raw.onData = (data) => {
+      const d = this.direct
+      if (d !== undefined) d.data(data)
+      else this.onData(data)
+    }
+    raw.onDrain = () => {
+      const d = this.direct
+      if (d !== undefined) d.drain()
+      else this.safeDispatchEvent('drain')
+    }
     raw.onClose = (err) => {
       this.rawIsClosed = true
       resolveClosed(err)
       try { onRawClose?.(err) } catch {}
+      this.direct?.close(err)
       this.onTransportClosed(err)
     }
+  }
+
+  /** Keeps what the handshake reader hands back, until `takeOver` or `release` decides where it goes. */
+  override unshift (data: Uint8Array | Uint8ArrayList): void {
+    if (data.byteLength > 0) this.held.push(data.subarray())
+  }
+
+  /** From now on raw events go to `h`, not to libp2p's stream; returns the bytes read past the handshake. */
+  takeOver (h: DirectHandlers): Uint8Array[] {
+    this.direct = h
+    const held = this.held
+    this.held = []
+    return held
+  }
+
+  /** Gives bytes read past the handshake to libp2p's stream (the non-direct path). */
+  release (): void {
+    const held = this.held
+    this.held = []
+    for (let i = held.length - 1; i >= 0; i--) super.unshift(held[i]) // unshift prepends
   }
 
   sendData (data: Uint8ArrayList): SendResult {
@@ -134,7 +203,10 @@ export class NoisePeerConn implements PeerConn {
   /** Resolves once the underlying raw duplex (socket) has closed. */
   readonly rawClosed: Promise<Error | undefined>
   onDrain: () => void = () => {}
-  private readonly stream: MessageStream
+  /** libp2p-noise's message stream (the non-direct path), else undefined. */
+  private readonly stream: MessageStream | undefined
+  /** The handshake's cipher states (the direct path), else undefined. */
+  private readonly cipher: NoiseCipher | undefined
   private readonly raw: RawDuplex
   private readonly clock: Clock
   private readonly closeTimeoutMs: number
@@ -150,10 +222,14 @@ export class NoisePeerConn implements PeerConn {
   private closeReported = false
   private closeTimer: TimerHandle | undefined
   private resolveClosed!: (err: Error | undefined) => void
+  // Direct-path receive state: the first length byte when a chunk split the prefix, and a message in parts.
+  private rxLenHi = -1
+  private rxNeed = 0
+  private rxHave = 0
+  private rxParts: Uint8Array[] = []
 
   /** @internal built by NoiseSecurer.secure */
-  constructor (init: { stream: MessageStream, raw: RawConn, remoteKey: Uint8Array, uri: string, inbound: boolean, priority: number, clock: Clock, closeTimeoutMs: number, counters?: LinkByteCounters }) {
-    this.stream = init.stream
+  constructor (init: { stream: MessageStream, raw: RawConn, remoteKey: Uint8Array, uri: string, inbound: boolean, priority: number, clock: Clock, closeTimeoutMs: number, counters?: LinkByteCounters, direct: boolean }) {
     this.raw = init.raw.raw
     this.rawClosed = init.raw.rawClosed
     this.remoteKey = init.remoteKey
@@ -164,7 +240,20 @@ export class NoisePeerConn implements PeerConn {
     this.closeTimeoutMs = init.closeTimeoutMs
     this.counters = init.counters
     this.closed = new Promise(resolve => { this.resolveClosed = resolve })
-    const s = this.stream
+    const s = init.stream
+    this.cipher = init.direct ? cipherOf(s) : undefined
+    if (this.cipher !== undefined && s.status === 'open') {
+      const held = init.raw.takeOver({
+        data: (d) => { this.receive(d) },
+        drain: () => { if (this.needDrain && !this.closing) { this.needDrain = false; this.onDrain() } },
+        close: (err) => { this.finish(err) }
+      })
+      for (const b of held) this.receive(b)
+      return
+    }
+    this.cipher = undefined
+    this.stream = s
+    init.raw.release()
     s.addEventListener('message', (evt: StreamMessageEvent) => {
       const d = evt.data
       if (d instanceof Uint8Array) this.deliver(d)
@@ -176,6 +265,9 @@ export class NoisePeerConn implements PeerConn {
     s.addEventListener('close', (evt: StreamCloseEvent) => { this.finish(evt.error) })
     if (s.status !== 'open') this.finish(new HandshakeError('link closed during the handshake'))
   }
+
+  /** True when the transport phase runs directly on the raw duplex (see the module comment). */
+  get direct (): boolean { return this.cipher !== undefined }
 
   /** Received plaintext goes here (data that arrived before this was set is delivered right after). */
   get onData (): (data: Uint8Array) => void { return this.dataHandler ?? (() => {}) }
@@ -204,7 +296,7 @@ export class NoisePeerConn implements PeerConn {
     if (this.closing || this.isClosed) return false
     if (data.byteLength === 0) return true
     try {
-      const ok = this.stream.send(data)
+      const ok = this.cipher !== undefined ? this.writeDirect(this.cipher, data) : this.stream!.send(data)
       if (this.counters !== undefined) this.counters.bytesOut += data.byteLength
       if (!ok) this.needDrain = true
       return ok
@@ -214,13 +306,88 @@ export class NoisePeerConn implements PeerConn {
     }
   }
 
+  /** One Noise message per ≤ 65519 plaintext bytes, each behind its 2-byte length, in one raw write. */
+  private writeDirect (cipher: NoiseCipher, data: Uint8Array): boolean {
+    const parts: Uint8Array[] = []
+    for (let i = 0; i < data.byteLength; i += NOISE_MAX_PLAINTEXT) {
+      const ct = cipher.encrypt(data.subarray(i, Math.min(data.byteLength, i + NOISE_MAX_PLAINTEXT)))
+      const n = ct.byteLength
+      parts.push(Uint8Array.of(n >>> 8, n & 0xff))
+      if (ct instanceof Uint8Array) parts.push(ct)
+      else for (const c of ct) parts.push(c)
+    }
+    const raw = this.raw
+    if (raw.writev !== undefined) return raw.writev(parts)
+    let ok = true
+    for (const p of parts) ok = raw.write(p) && ok
+    return ok
+  }
+
+  /** Direct path: split the raw byte stream into Noise messages and decrypt each (any failure closes the link). */
+  private receive (chunk: Uint8Array): void {
+    const n = chunk.byteLength
+    let p = 0
+    while (p < n && !this.isClosed && !(this.closing && this.closeError !== undefined)) {
+      if (this.rxNeed === 0) {
+        let len: number
+        if (this.rxLenHi >= 0) {
+          len = (this.rxLenHi << 8) | chunk[p++]
+          this.rxLenHi = -1
+        } else if (p + 1 < n) {
+          len = (chunk[p] << 8) | chunk[p + 1]
+          p += 2
+        } else {
+          this.rxLenHi = chunk[p++]
+          continue
+        }
+        if (len < NOISE_TAG) { this.close(new HandshakeError(`noise message of ${len} bytes on ${this.uri} is shorter than its tag`)); return }
+        if (n - p >= len) {
+          this.open(chunk.subarray(p, p + len))
+          p += len
+        } else {
+          this.rxNeed = len
+          this.rxParts = [chunk.subarray(p)]
+          this.rxHave = n - p
+          p = n
+        }
+      } else {
+        const take = Math.min(this.rxNeed - this.rxHave, n - p)
+        this.rxParts.push(chunk.subarray(p, p + take))
+        this.rxHave += take
+        p += take
+        if (this.rxHave === this.rxNeed) {
+          const msg = new Uint8Array(this.rxNeed)
+          let o = 0
+          for (const part of this.rxParts) { msg.set(part, o); o += part.byteLength }
+          this.rxParts = []
+          this.rxNeed = 0
+          this.rxHave = 0
+          this.open(msg)
+        }
+      }
+    }
+  }
+
+  /** Decrypts one Noise message (in place where the cipher supports it: the bytes are ours) and delivers it. */
+  private open (ct: Uint8Array): void {
+    let pt: Uint8Array | Uint8ArrayList
+    try {
+      pt = this.cipher!.decrypt(ct, ct.subarray(0, ct.byteLength - NOISE_TAG))
+    } catch (err) {
+      this.close(new HandshakeError(`noise decryption failed on ${this.uri}`, { cause: err }))
+      return
+    }
+    this.deliver(pt instanceof Uint8Array ? pt : pt.subarray())
+  }
+
   /** Close the link: without `err`, queued bytes are flushed first; with `err`, dropped now. */
   close (err?: Error): void {
     if (this.isClosed) return
     if (err !== undefined) {
       this.closing = true
       this.closeError ??= err
-      this.stream.abort(err)
+      if (this.stream !== undefined) this.stream.abort(err)
+      else this.raw.close(err)
       return
     }
     if (this.closing) return
@@ -228,11 +395,11 @@ export class NoisePeerConn implements PeerConn {
     this.closeTimer = this.clock.setTimeout(() => {
       this.raw.close(new TimeoutError(`closing link ${this.uri} timed out after ${this.closeTimeoutMs} ms`))
     }, this.closeTimeoutMs)
-    void this.gracefulClose()
+    if (this.stream !== undefined) void this.gracefulClose(this.stream)
+    else this.raw.close() // the raw duplex flushes what it holds, then closes
   }
 
-  private async gracefulClose (): Promise<void> {
-    const s = this.stream
+  private async gracefulClose (s: MessageStream): Promise<void> {
     try {
       if (s.writeBufferLength > 0) {
         await new Promise<void>(resolve => {
@@ -282,6 +449,7 @@ export class NoiseSecurer {
   private readonly clock: Clock
   private readonly handshakeTimeoutMs: number
   private readonly closeTimeoutMs: number
+  private readonly directTransport: boolean
 
   private constructor (publicKey: Uint8Array, encrypter: ConnectionEncrypter, opts: NoiseSecurerOptions) {
     this.publicKey = publicKey
@@ -289,6 +457,7 @@ export class NoiseSecurer {
     this.clock = opts.clock ?? systemClock()
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 5_000
+    this.directTransport = opts.directTransport ?? true
   }
 
   /** Build a securer from our identity; ConfigError if the seed and public key do not match. */
@@ -338,7 +507,8 @@ export class NoiseSecurer {
         priority: opts.priority ?? 0,
         clock: this.clock,
         closeTimeoutMs: this.closeTimeoutMs,
-        counters: opts.counters
+        counters: opts.counters,
+        direct: this.directTransport
       })
     } catch (e) {
       const err = this.mapError(e, opts.uri, timedOut, timeoutMs, expectedKey)
