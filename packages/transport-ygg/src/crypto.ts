@@ -27,9 +27,13 @@ export type KeyStr = string
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
-/** The latin1 key string of 32 key bytes. */
-export function keyStr (key: Uint8Array): KeyStr {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')
+const fromCharCode = String.fromCharCode
+
+/** The latin1 key string of 32 key bytes (one flat string, built without a Buffer: this runs per packet). */
+export function keyStr (k: Uint8Array): KeyStr {
+  if (k.length !== 32) return Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1')
+  return fromCharCode(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13], k[14], k[15],
+    k[16], k[17], k[18], k[19], k[20], k[21], k[22], k[23], k[24], k[25], k[26], k[27], k[28], k[29], k[30], k[31])
 }
 
 /** The bytes of a key string (a fresh, plain Uint8Array). */

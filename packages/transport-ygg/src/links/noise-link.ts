@@ -86,6 +86,8 @@ const NOISE_MAX_MESSAGE = 65535
 const NOISE_TAG = 16
 /** Largest plaintext per Noise message. */
 const NOISE_MAX_PLAINTEXT = NOISE_MAX_MESSAGE - NOISE_TAG
+/** Plaintexts up to this size go out as one buffer (length prefix copied in front). */
+const SMALL_MESSAGE = 4096
 
 /** The transport-phase ciphers of a finished libp2p-noise handshake (empty associated data, counter nonces). */
 interface NoiseCipher {
@@ -308,6 +310,16 @@ export class NoisePeerConn implements PeerConn {
 
   /** One Noise message per ≤ 65519 plaintext bytes, each behind its 2-byte length, in one raw write. */
   private writeDirect (cipher: NoiseCipher, data: Uint8Array): boolean {
+    if (data.byteLength <= SMALL_MESSAGE) {
+      // One small message: copying it behind its length costs less than a two-chunk writev.
+      const ct = cipher.encrypt(data)
+      const n = ct.byteLength
+      const out = Buffer.allocUnsafe(2 + n)
+      out[0] = n >>> 8
+      out[1] = n & 0xff
+      out.set(ct instanceof Uint8Array ? ct : ct.subarray(), 2)
+      return this.raw.write(out)
+    }
     const parts: Uint8Array[] = []
     for (let i = 0; i < data.byteLength; i += NOISE_MAX_PLAINTEXT) {
       const ct = cipher.encrypt(data.subarray(i, Math.min(data.byteLength, i + NOISE_MAX_PLAINTEXT)))
