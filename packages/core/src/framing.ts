@@ -15,9 +15,10 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 export const MAX_FRAME_LENGTH = 0xffffffff
 
 /**
- * Declared lengths up to this size get their exact-size buffer as soon as the first payload byte arrives;
- * above it the buffer grows with the bytes actually received (doubling, capped at the declared length), so
- * a peer that claims 16 MiB and sends 10 bytes costs ~10 bytes, not 16 MiB.
+ * Declared lengths up to this size get their exact-size buffer as soon as the first payload byte arrives.
+ * Above it, received chunks are held as they are until half the declared length has arrived, and only then
+ * is the exact-size buffer allocated (each byte is copied once), so a peer that claims 16 MiB and sends
+ * 10 bytes costs ~10 bytes, not 16 MiB, and what is allocated never exceeds twice what arrived.
  */
 export const EAGER_ALLOCATION_LIMIT = 64 * 1024
 
@@ -70,9 +71,10 @@ export interface FrameDecoderOptions {
  *   `push()`/`end()` throws the same error. Frames completed earlier in the same `push()` call are dropped
  *   with it (Go AXL would have dispatched them before closing; only a misbehaving peer pipelines a valid
  *   frame and an oversize one into the same chunk).
- * - A frame wholly inside one chunk is returned as a zero-copy `subarray` of that chunk (do not reuse the
- *   chunk's memory afterwards). A frame spanning chunks is copied into one buffer of exactly its length;
- *   see {@link EAGER_ALLOCATION_LIMIT} for how that buffer is grown.
+ * - A frame wholly inside one chunk is returned as a zero-copy `subarray` of that chunk, and parts of a large
+ *   frame may be held as views until it is assembled: do not modify a pushed chunk's memory afterwards.
+ *   A frame spanning chunks is copied into one buffer of exactly its length; see
+ *   {@link EAGER_ALLOCATION_LIMIT} for when that buffer is allocated.
  */
 export class FrameDecoder {
   /** The configured frame size limit. */
@@ -81,6 +83,8 @@ export class FrameDecoder {
   #headerFill = 0
   #length: number | undefined
   #buf: Uint8Array | undefined
+  /** Views of the chunks of a large frame received before its buffer is allocated. */
+  #pieces: Uint8Array[] = []
   #fill = 0
   #error: AxlError | undefined
 
@@ -102,9 +106,9 @@ export class FrameDecoder {
     return this.#length
   }
 
-  /** Bytes currently allocated for the partial payload (diagnostics). */
+  /** Bytes currently held for the partial payload: its buffer, or the received chunks before it (diagnostics). */
   get allocatedBytes (): number {
-    return this.#buf?.length ?? 0
+    return this.#buf?.length ?? this.#fill
   }
 
   /** The error that failed this decoder, if any. */
@@ -145,9 +149,15 @@ export class FrameDecoder {
       }
       const length = this.#length
       const take = Math.min(length - this.#fill, n - pos)
-      this.#reserve(length, this.#fill + take)
-      const buf = this.#buf as Uint8Array
-      buf.set(chunk.subarray(pos, pos + take), this.#fill)
+      const part = chunk.subarray(pos, pos + take)
+      if (this.#buf === undefined && length > EAGER_ALLOCATION_LIMIT && (this.#fill + take) * 2 < length) {
+        this.#pieces.push(part) // less than half of a large frame is here: hold the chunk, allocate nothing
+        this.#fill += take
+        pos += take
+        continue
+      }
+      const buf = this.#buf ?? this.#allocate(length)
+      buf.set(part, this.#fill)
       this.#fill += take
       pos += take
       if (this.#fill === length) {
@@ -173,21 +183,24 @@ export class FrameDecoder {
       return
     }
     this.#buf = undefined
+    this.#pieces = []
     throw this.#error
   }
 
-  #reserve (length: number, needed: number): void {
-    const cap = this.#buf?.length ?? 0
-    if (needed <= cap) return
-    const size = length <= EAGER_ALLOCATION_LIMIT ? length : Math.min(length, Math.max(needed, cap * 2))
-    const next = new Uint8Array(size)
-    if (this.#buf !== undefined && this.#fill > 0) next.set(this.#buf.subarray(0, this.#fill))
-    this.#buf = next
+  /** The exact-size buffer of the frame in progress, with the held pieces copied in. */
+  #allocate (length: number): Uint8Array {
+    const buf = new Uint8Array(length)
+    let o = 0
+    for (const p of this.#pieces) { buf.set(p, o); o += p.length }
+    this.#pieces = []
+    this.#buf = buf
+    return buf
   }
 
   #fail (err: AxlError, frames: Uint8Array[]): never {
     this.#error = err
     this.#buf = undefined
+    this.#pieces = []
     this.#fill = 0
     this.#length = undefined
     this.#headerFill = 0
