@@ -16,6 +16,8 @@ interface Entry {
   mesh: YggMesh
   /** Streams from these peers still to be taken as raw bulk streams. */
   rawFrom: Map<string, number>
+  /** Streams from these peers still to be taken as echo streams (every chunk sent back). */
+  echoFrom: Map<string, number>
   /** Payload bytes that arrived through the inbox (node.send()). */
   received: number
   /** Raw bulk streams completed. */
@@ -45,6 +47,20 @@ export function mcpFrame100 (): Uint8Array {
   return f
 }
 const FRAME = mcpFrame100()
+
+/** Send every chunk of `s` back until it ends. */
+async function echoLoop (s: MeshStream): Promise<void> {
+  try {
+    for (;;) {
+      const c = await s.read()
+      if (c === null) break
+      if (!s.send(c)) await s.onDrain()
+    }
+    s.close()
+  } catch {
+    s.abort('echo failed')
+  }
+}
 
 /** Read a bulk stream: 8-byte big-endian length, then that many bytes; answer one byte, wait for EOF. */
 async function rawSink (s: MeshStream, e: Entry): Promise<void> {
@@ -77,6 +93,7 @@ export const axlHandlers = {
   /** Start a node; `listen` binds tcp://127.0.0.1:0, `peers` are dialled. */
   async axlStart ({ name, listen, peers, identity }: { name: string, listen?: boolean, peers?: string[], identity?: Identity }): Promise<{ peerId: string, uri?: string }> {
     const rawFrom = new Map<string, number>()
+    const echoFrom = new Map<string, number>()
     let mesh: YggMesh | undefined
     let entry: Entry | undefined
     const f = ygg({ listen: listen === true ? ['tcp://127.0.0.1:0'] : [], peers: peers ?? [], ...(mtu !== undefined ? { mtu } : {}) })
@@ -85,6 +102,12 @@ export const axlHandlers = {
       const handle = m.handle.bind(m)
       m.handle = h => {
         handle(s => {
+          const echo = echoFrom.get(s.remotePeer) ?? 0
+          if (echo > 0) {
+            echoFrom.set(s.remotePeer, echo - 1)
+            void echoLoop(s)
+            return
+          }
           const n = rawFrom.get(s.remotePeer) ?? 0
           if (n > 0 && entry !== undefined) {
             rawFrom.set(s.remotePeer, n - 1)
@@ -99,7 +122,7 @@ export const axlHandlers = {
     }
     const node = await createNode({ transport, ...(identity !== undefined ? { identity } : {}) })
     node.handle('mcp', async req => ({ response: req.request }))
-    entry = { node, mesh: mesh!, rawFrom, received: 0, rawDone: 0 }
+    entry = { node, mesh: mesh!, rawFrom, echoFrom, received: 0, rawDone: 0 }
     const e = entry
     void (async () => {
       for await (const m of node.messages()) e.received += m.data.byteLength
@@ -136,6 +159,37 @@ export const axlHandlers = {
   axlExpectRaw ({ name, from, count = 1 }: { name: string, from: string, count?: number }): void {
     const e = get(name)
     e.rawFrom.set(from, (e.rawFrom.get(from) ?? 0) + count)
+  },
+
+  /** The receiver: take the next `count` inbound streams from `from` as echo streams. */
+  axlExpectEcho ({ name, from, count = 1 }: { name: string, from: string, count?: number }): void {
+    const e = get(name)
+    e.echoFrom.set(from, (e.echoFrom.get(from) ?? 0) + count)
+  },
+
+  /** `n` round trips of 100 bytes on one raw MeshStream to an echo (the transport alone, like libp2p's echo); µs each. */
+  async axlEchoRtt ({ name, to, n, warm }: { name: string, to: string, n: number, warm: number }): Promise<number[]> {
+    const { node } = get(name)
+    const s = await node.dial(to)
+    const msg = new Uint8Array(100).fill(7)
+    const one = async (): Promise<void> => {
+      s.send(msg)
+      let got = 0
+      while (got < 100) {
+        const c = await s.read()
+        if (c === null) throw new Error('echo stream ended')
+        got += c.byteLength
+      }
+    }
+    for (let i = 0; i < warm; i++) await one()
+    const out = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      await one()
+      out[i] = (performance.now() - t0) * 1000
+    }
+    s.close()
+    return out
   },
 
   /** Counters of every layer of a node (for deltas around a run). */

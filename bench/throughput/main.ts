@@ -11,8 +11,8 @@
  *     - axl-relayed-raw / axl-relayed-send: A and B each dial only P; traffic A → P → B
  *     - libp2p-direct:    one yamux stream A → B, 64 KiB send()s until B acks
  *  2. round trips (`--rtt` per case, default 5000 after 500 warm-up): node.request() of a 100-byte MCP envelope
- *     to an echoing handler, direct, relayed, and A → P (one overlay hop: the "overlay RTT"); libp2p's 100 B echo
- *     on an open stream.
+ *     to an echoing handler, direct, relayed, and A → P (one overlay hop: the "overlay RTT"); 100 B echoed on one
+ *     raw MeshStream (axl-direct-stream: the transport alone); libp2p's 100 B echo on an open stream.
  *  3. cold first request (`--cold` times, default 3): a fresh node joins behind P; A's first node.request() to
  *     its never-contacted key (lookup + session handshake + TCP handshake + request), in ms and in round trips.
  *
@@ -161,6 +161,10 @@ async function main (): Promise<void> {
       const warm = Math.min(500, rttN)
       const rttCases: Record<string, () => Promise<number[]>> = {
         'axl-direct': async () => await A.call('axlRtt', { name: 'Ad', to: bd.peerId, n: rttN, warm }),
+        'axl-direct-stream': async () => {
+          await B.call('axlExpectEcho', { name: 'Bd', from: ad.peerId })
+          return await A.call('axlEchoRtt', { name: 'Ad', to: bd.peerId, n: rttN, warm })
+        },
         'axl-relayed': async () => await A.call('axlRtt', { name: 'Ar', to: br.peerId, n: rttN, warm }),
         'axl-one-hop A-P': async () => await A.call('axlRtt', { name: 'Ar', to: p.peerId, n: rttN, warm }),
         'libp2p-direct': async () => await A.call('p2pRtt', { ma: bma, n: rttN, warm })
@@ -257,6 +261,8 @@ async function main (): Promise<void> {
       relayed_rtt_p50_us: r3(relRtt),
       relayed_rtt_p99_us: r3(rtt['axl-relayed']?.p99 ?? NaN),
       one_hop_rtt_p50_us: r3(hopRtt),
+      stream_echo_rtt_p50_us: r3(rtt['axl-direct-stream']?.p50 ?? NaN),
+      ratio_stream_echo_rtt_vs_libp2p: r3((rtt['axl-direct-stream']?.p50 ?? NaN) / (rtt[lp]?.p50 ?? NaN)),
       libp2p_rtt_p50_us: r3(rtt[lp]?.p50 ?? NaN),
       libp2p_rtt_p99_us: r3(rtt[lp]?.p99 ?? NaN),
       ratio_rtt_vs_libp2p: r3((rtt['axl-direct']?.p50 ?? NaN) / (rtt[lp]?.p50 ?? NaN)),
@@ -366,7 +372,7 @@ if (values.role === 'node') {
     ...axlHandlers,
     ...p2pHandlers,
     cpu: () => process.cpuUsage(),
-    profStart: async () => { await profiler('Profiler.enable'); await profiler('Profiler.setSamplingInterval', { interval: 200 }); await profiler('Profiler.start') },
+    profStart: async () => { await profiler('Profiler.enable'); await profiler('Profiler.setSamplingInterval', { interval: 50 }); await profiler('Profiler.start') },
     profStop: async ({ file }: { file: string }) => {
       const { profile } = await profiler('Profiler.stop') as { profile: unknown }
       writeFileSync(file, JSON.stringify(profile))

@@ -4,6 +4,7 @@
  * caller names the key) and from every authenticated inbound session. Bounded (least recently used out).
  */
 import { addressForKey } from '@axl/core'
+import { keyStr } from '../crypto.js'
 
 /** A bounded map from 16-byte addresses to the 32-byte keys that own them. */
 export class AddressBook {
@@ -17,14 +18,14 @@ export class AddressBook {
 
   /** Remember `key` (and return its address). */
   learn (key: Uint8Array): Uint8Array {
-    const keyHex = hex(key)
-    let addr = this.addressOf.get(keyHex)
+    const k = keyStr(key)
+    let addr = this.addressOf.get(k)
     if (addr === undefined) {
       addr = addressForKey(key)
-      this.addressOf.set(keyHex, addr)
+      this.addressOf.set(k, addr)
       if (this.addressOf.size > this.capacity) this.addressOf.delete(this.addressOf.keys().next().value as string)
     }
-    const a = hex(addr)
+    const a = addrStr(addr, 0)
     this.byAddress.delete(a) // refresh recency
     this.byAddress.set(a, key)
     if (this.byAddress.size > this.capacity) this.byAddress.delete(this.byAddress.keys().next().value as string)
@@ -33,15 +34,20 @@ export class AddressBook {
 
   /** The address of `key` (cached). */
   addressOfKey (key: Uint8Array): Uint8Array {
-    return this.addressOf.get(hex(key)) ?? this.learn(key)
+    return this.addressOf.get(keyStr(key)) ?? this.learn(key)
   }
 
   /** The full key owning the address at `packet[offset .. offset+16]`, if known. */
   keyAt (packet: Uint8Array, offset: number): Uint8Array | undefined {
-    return this.byAddress.get(hex(packet.subarray(offset, offset + 16)))
+    if (offset < 0 || packet.length < offset + 16) return undefined
+    return this.byAddress.get(addrStr(packet, offset))
   }
 }
 
-function hex (b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+const fromCharCode = String.fromCharCode
+
+/** The 16 bytes at `b[o..o+16]` as a latin1 map key (built without a Buffer: this runs per packet). */
+function addrStr (b: Uint8Array, o: number): string {
+  return fromCharCode(b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5], b[o + 6], b[o + 7],
+    b[o + 8], b[o + 9], b[o + 10], b[o + 11], b[o + 12], b[o + 13], b[o + 14], b[o + 15])
 }
