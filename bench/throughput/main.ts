@@ -190,7 +190,9 @@ async function main (): Promise<void> {
       for (let i = 0; i < coldN; i++) {
         const key = await B.call<string>('axlColdNode', { name: `cold${i}`, peers: [p.uri], settleMs: 2500, rootOf: 'Br' })
         const s0 = values.stats ? await Promise.all([A.call('axlStats', { name: 'Ar' }), P.call('axlStats', { name: 'P' }), B.call('axlStats', { name: `cold${i}` })]) : undefined
+        if (profDir !== undefined) await Promise.all(procs.map(x => x.call('profStart')))
         const r = await A.call<{ firstMs: number, secondMs: number }>('axlColdRequest', { name: 'Ar', to: key })
+        if (profDir !== undefined) await Promise.all(procs.map(x => x.call('profStop', { file: join(profDir, `cold${i + 1}-${x.name}.cpuprofile`) })))
         if (s0 !== undefined) {
           const s1 = await Promise.all([A.call('axlStats', { name: 'Ar' }), P.call('axlStats', { name: 'P' }), B.call('axlStats', { name: `cold${i}` })])
           ;['Ar', 'P', 'cold'].forEach((n, j) => { console.log(`    ${n}: ${statDelta(s0[j], s1[j])}`) })

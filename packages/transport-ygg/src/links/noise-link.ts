@@ -12,14 +12,16 @@
  * states, links fall back to its message stream.
  */
 import '../polyfill.js'
-import { noise } from '@chainsafe/libp2p-noise'
+import { createCipheriv } from 'node:crypto'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys'
 import type { AbortOptions, ConnectionEncrypter, MessageStream, PrivateKey, StreamCloseEvent, StreamMessageEvent, Upgrader } from '@libp2p/interface'
 import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
 import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { AbortError, ConfigError, TimeoutError } from '@axl/core'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { PeerConn } from '../peer-conn.js'
@@ -47,6 +49,7 @@ export interface NoiseSecurerOptions {
   /**
    * Run the transport phase directly on the socket with the handshake's cipher states (default true). False
    * keeps libp2p-noise's own message stream (same bytes on the wire; slower, kept for comparison and tests).
+   * With true, a libp2p-noise that stops exposing its cipher states fails every link with HandshakeError.
    */
   directTransport?: boolean
   /** Default handshake deadline in ms (default 10 000). */
@@ -93,6 +96,25 @@ const SMALL_MESSAGE = 4096
 interface NoiseCipher {
   encrypt: (plaintext: Uint8Array) => Uint8Array | Uint8ArrayList
   decrypt: (ciphertext: Uint8Array, dst?: Uint8Array) => Uint8Array | Uint8ArrayList
+}
+
+/**
+ * libp2p-noise's default crypto, except that messages of 1200 bytes and more (node:crypto's side of its
+ * default split) are sealed without concatenating ciphertext and tag into a third buffer: the link writes the
+ * two pieces with one writev. Same bytes on the wire.
+ */
+const linkCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+    if (!(plaintext instanceof Uint8Array) || plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: NOISE_TAG })
+    c.setAAD(ad, { plaintextLength: plaintext.byteLength })
+    const body = c.update(plaintext)
+    c.final()
+    // A uint8arraylist v3 list (libp2p-noise itself uses v2): only our direct transport reads it, so this crypto
+    // is used only with directTransport, which refuses to fall back to libp2p's stream (see NoisePeerConn).
+    return new Uint8ArrayList(body, c.getAuthTag()) as unknown as Uint8Array
+  }
 }
 
 /** libp2p-noise's secured stream keeps the handshake result (with `encrypt`/`decrypt`) in `handshake`. */
@@ -256,6 +278,10 @@ export class NoisePeerConn implements PeerConn {
     this.cipher = undefined
     this.stream = s
     init.raw.release()
+    if (init.direct && s.status === 'open') {
+      // This libp2p-noise no longer exposes its cipher states: refuse rather than run its stream with our crypto.
+      queueMicrotask(() => { this.close(new HandshakeError('@chainsafe/libp2p-noise does not expose its cipher states; set directTransport: false')) })
+    }
     s.addEventListener('message', (evt: StreamMessageEvent) => {
       const d = evt.data
       if (d instanceof Uint8Array) this.deliver(d)
@@ -478,7 +504,7 @@ export class NoiseSecurer {
     if (identity.publicKey?.byteLength !== 32) throw new ConfigError('identity.publicKey must be 32 bytes')
     const privateKey: PrivateKey = await generateKeyPairFromSeed('Ed25519', identity.seed)
     if (!bytesEqual(privateKey.publicKey.raw, identity.publicKey)) throw new ConfigError('identity.publicKey does not match identity.seed')
-    const encrypter = noise()({ privateKey, peerId: peerIdFromPrivateKey(privateKey), logger: defaultLogger(), upgrader: upgraderStub })
+    const encrypter = noise({ crypto: opts.directTransport === false ? defaultCrypto : linkCrypto })({ privateKey, peerId: peerIdFromPrivateKey(privateKey), logger: defaultLogger(), upgrader: upgraderStub })
     return new NoiseSecurer(new Uint8Array(identity.publicKey), encrypter, opts)
   }
 

@@ -125,11 +125,34 @@ export interface BoxKeyPair {
 
 const BASEPOINT = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from([9, ...new Array<number>(31).fill(0)]).toString('base64url') }, format: 'jwk' })
 
-/** A fresh random X25519 key pair (Go's `newBoxKeys`). The public half is X25519(priv, 9), not an export. */
-export function newBoxKeys (): BoxKeyPair {
+/** A fresh random X25519 key pair generated now. The public half is X25519(priv, 9), not an export. */
+function generateBoxKeys (): BoxKeyPair {
   const { privateKey } = generateKeyPairSync('x25519')
   const pub = diffieHellman({ privateKey, publicKey: BASEPOINT })
   return { pub: new Uint8Array(pub.buffer, pub.byteOffset, 32), priv: privateKey }
+}
+
+/** Key pairs generated ahead of use: a handshake needs up to three, and each costs ~80 µs (more when cold). */
+const KEY_POOL_SIZE = 6
+/** Pairs generated per event-loop turn while refilling (keeps each refill step short). */
+const KEY_POOL_STEP = 2
+const keyPool: BoxKeyPair[] = []
+let refilling = false
+
+function refillKeyPool (): void {
+  for (let i = 0; i < KEY_POOL_STEP && keyPool.length < KEY_POOL_SIZE; i++) keyPool.push(generateBoxKeys())
+  if (keyPool.length < KEY_POOL_SIZE) setImmediate(refillKeyPool)
+  else refilling = false
+}
+
+/**
+ * A fresh random X25519 key pair (Go's `newBoxKeys`). Taken from a small pool that is refilled between events,
+ * so session handshakes do not wait for key generation on their critical path; each pair is used once.
+ */
+export function newBoxKeys (): BoxKeyPair {
+  const k = keyPool.pop() ?? generateBoxKeys()
+  if (!refilling) { refilling = true; setImmediate(refillKeyPool) }
+  return k
 }
 
 /** A private X25519 KeyObject from a raw 32-byte scalar (PKCS#8 DER import: slow, do it once per key). */
