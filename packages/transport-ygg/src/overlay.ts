@@ -27,7 +27,10 @@ export class Overlay {
     this.publicKey = this.router.selfBytes
   }
 
-  /** Called with each datagram addressed to us: the sender's key and the payload (a view; copy to keep). */
+  /**
+   * Called with each datagram addressed to us: the sender's key and the payload, a view into a received buffer
+   * that is the callee's (it may decrypt it in place; keeping a view pins that buffer).
+   */
   get onPacket (): ((sourceKey: Uint8Array, payload: Uint8Array) => void) | undefined { return this.router.onPacket }
   set onPacket (fn: ((sourceKey: Uint8Array, payload: Uint8Array) => void) | undefined) { this.router.onPacket = fn }
 
@@ -51,14 +54,17 @@ export class Overlay {
 
   /**
    * Sends one datagram to `destKey` (non-blocking, unreliable). Returns false if the overlay is closed.
-   * Throws InvalidKeyError for a key that is not 32 bytes and MessageTooLargeError above `mtu`.
+   * Throws InvalidKeyError for a key that is not 32 bytes and MessageTooLargeError above `mtu`. `headroom`:
+   * bytes just before `payload` in its buffer that the caller gives up, so the frame header can be written
+   * there instead of copying the payload (0: the payload is copied into a new frame).
    */
-  sendTo (destKey: Uint8Array, payload: Uint8Array): boolean {
+  sendTo (destKey: Uint8Array, payload: Uint8Array, headroom = 0): boolean {
     if (!(destKey instanceof Uint8Array) || destKey.length !== 32) throw new InvalidKeyError('destination key must be 32 bytes')
     if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array')
     if (payload.length > this.mtu) throw new MessageTooLargeError(payload.length, this.mtu)
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > payload.byteOffset) throw new RangeError(`headroom must be an integer in [0, payload.byteOffset], got ${String(headroom)}`)
     if (this.router.closed) return false
-    this.router.pf.sendTraffic(Uint8Array.from(destKey), payload, keyStr(destKey))
+    this.router.pf.sendTraffic(Uint8Array.from(destKey), payload, keyStr(destKey), headroom)
     return true
   }
 

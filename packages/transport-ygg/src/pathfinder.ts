@@ -192,7 +192,7 @@ export class Pathfinder {
   }
 
   /** Sends a datagram (`_handleTraffic` for local traffic): on a known path, or buffered behind a lookup. */
-  sendTraffic (destBytes: Uint8Array, payload: Uint8Array, dest: KeyStr = keyStr(destBytes)): void {
+  sendTraffic (destBytes: Uint8Array, payload: Uint8Array, dest: KeyStr = keyStr(destBytes), headroom = 0): void {
     const r = this.r
     const entry = this.paths.get(dest)
     if (entry !== undefined) {
@@ -203,7 +203,8 @@ export class Pathfinder {
         source: r.selfBytes,
         dest: destBytes,
         watermark: WATERMARK_MAX,
-        payload
+        payload,
+        headroom // for this first encoding only: a resend of `last` copies
       }, undefined)
       return
     }

@@ -18,7 +18,10 @@ export interface PeerConn {
   write (data: Uint8Array): boolean
   /** Close the link; `err` (if any) is reported to `onClose` on both sides where the link can carry it. */
   close (err?: Error): void
-  /** Set by the consumer: called with each chunk of received bytes (chunk boundaries are arbitrary). */
+  /**
+   * Set by the consumer: called with each chunk of received bytes (chunk boundaries are arbitrary). The chunk
+   * belongs to the consumer from then on (the overlay may decrypt or rewrite it in place).
+   */
   onData: (data: Uint8Array) => void
   /** Set by the consumer: called when a previous `write()` returned false and the link can take more. */
   onDrain: () => void
@@ -39,7 +42,8 @@ export function peerConnPair (keyA: Uint8Array, keyB: Uint8Array, opts: { uri?: 
     write (data: Uint8Array): boolean {
       if (closed) return false
       const peer = this.peer!
-      defer(() => { if (!closed) peer.onData(data) })
+      const copy = data.slice() // like a real link: the receiver gets bytes of its own
+      defer(() => { if (!closed) peer.onData(copy) })
       return true
     },
     close (err?: Error): void {

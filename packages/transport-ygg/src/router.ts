@@ -25,6 +25,7 @@ import {
 import { decodeBloom, identityTransform, type KeyTransform } from './bloom.js'
 import { defaultVerify, keyBytes, keyStr, type KeyStr, type Signer, type VerifyFn } from './crypto.js'
 import { PacketQueue } from './packet-queue.js'
+import { uvarintSize } from './uvarint.js'
 import { Tree } from './tree.js'
 import { Blooms, newBloomState, nextHop, type BloomState } from './routing.js'
 import { Pathfinder } from './pathfinder.js'
@@ -124,6 +125,8 @@ export interface RouterStats {
   /** Datagrams originated by sendTo. */
   sent: number
   forwarded: number
+  /** Traffic frames (sent or forwarded) whose header was written in front of the payload instead of copying it. */
+  framedInPlace: number
   delivered: number
   /** Exceptions thrown by user callbacks (onPacket, onPathNotify); swallowed. */
   callbackErrors: number
@@ -179,7 +182,7 @@ function newStats (): RouterStats {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, linksOpened: 0, linksClosed: 0, linksRejected: 0,
     badFrames: 0, badSignatures: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
     lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0,
-    notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, delivered: 0, callbackErrors: 0
+    notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, framedInPlace: 0, delivered: 0, callbackErrors: 0
   }
 }
 
@@ -538,9 +541,16 @@ export class Router {
       case FrameType.PathBroken:
         this.pf.handleBroken(decodePathBroken(body))
         return
-      case FrameType.Traffic:
-        this.routeTraffic(decodeTraffic(body), link)
+      case FrameType.Traffic: {
+        const tr = decodeTraffic(body)
+        // This frame's length, type and header bytes sit just before its payload, in a buffer the link handed
+        // over to us. When the frame is most of that buffer (so a queued frame pins little else), forwarding
+        // rewrites them in place instead of copying the payload into a new frame.
+        const frameStart = body.byteOffset - 1 - uvarintSize(body.length + 1)
+        if (frameStart >= 0 && body.length * 2 >= body.buffer.byteLength) tr.headroom = tr.payload.byteOffset - frameStart
+        this.routeTraffic(tr, link)
         return
+      }
       default:
         throw new LinkError('frame', `unrecognized frame type ${type}`)
     }
@@ -557,7 +567,10 @@ export class Router {
       tr.watermark = BigInt(hop.selfDist)
       if (from !== undefined) this.stats.forwarded++
       this.onTrafficEvent?.('forward', tr)
-      this.sendQueued(hop.link, encodeTraffic(tr), FrameType.Traffic, keyStr(tr.dest))
+      const room = tr.headroom ?? 0
+      const frame = encodeTraffic(tr)
+      if (room > 0 && tr.headroom === 0) this.stats.framedInPlace++
+      this.sendQueued(hop.link, frame, FrameType.Traffic, keyStr(tr.dest))
       return
     }
     if (hop.watermarkDrop) this.stats.watermarkDrops++

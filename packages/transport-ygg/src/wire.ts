@@ -62,7 +62,20 @@ export interface PathNotify { path: Path, watermark: bigint, source: Uint8Array,
 /** PathBroken body: `path, watermark, source(32), dest(32)` (`pathfinder.go:497-541`). */
 export interface PathBroken { path: Path, watermark: bigint, source: Uint8Array, dest: Uint8Array }
 /** Traffic body: `path, from, source(32), dest(32), watermark, payload (rest of the frame)` (`traffic.go`). */
-export interface Traffic { path: Path, from: Path, source: Uint8Array, dest: Uint8Array, watermark: bigint, payload: Uint8Array }
+export interface Traffic {
+  path: Path
+  from: Path
+  source: Uint8Array
+  dest: Uint8Array
+  watermark: bigint
+  payload: Uint8Array
+  /**
+   * Local only, never on the wire: bytes just before `payload`, in its buffer, that `encodeTraffic` may
+   * overwrite with the frame header instead of copying the payload into a new frame. Set only by whoever owns
+   * those bytes, for one encoding.
+   */
+  headroom?: number
+}
 /** One link frame as `FrameReader` yields it: the type byte and the body after it. */
 export interface Frame { type: number, body: Uint8Array }
 
@@ -447,7 +460,23 @@ export function encodeTraffic (t: Traffic): Uint8Array {
   if (!(t.payload instanceof Uint8Array)) throw new WireError('payload must be a Uint8Array')
   const bodyLen = trafficHeaderSize(t) + t.payload.length
   const n = bodyLen + 1
+  const headerLen = uvarintSize(n) + n - t.payload.length
+  const room = t.headroom ?? 0
+  if (room >= headerLen && t.payload.byteOffset >= headerLen) {
+    // Write the header into the owned bytes before the payload: the frame is a view, nothing is copied.
+    const frame = new Uint8Array(t.payload.buffer, t.payload.byteOffset - headerLen, headerLen + t.payload.length)
+    t.headroom = 0 // the bytes are used now
+    writeTrafficHeader(frame, t, n)
+    return frame
+  }
   const buf = new Uint8Array(uvarintSize(n) + n)
+  writeTrafficHeader(buf, t, n)
+  buf.set(t.payload, buf.length - t.payload.length)
+  return buf
+}
+
+/** Writes `uvarint(n) ‖ type ‖ path ‖ from ‖ source ‖ dest ‖ watermark` at the start of `buf`. */
+function writeTrafficHeader (buf: Uint8Array, t: Traffic, n: number): void {
   let o = writeUvarint(buf, 0, n)
   buf[o++] = FrameType.Traffic
   o = writePath(buf, o, t.path)
@@ -455,8 +484,7 @@ export function encodeTraffic (t: Traffic): Uint8Array {
   buf.set(t.source, o); o += KEY_SIZE
   buf.set(t.dest, o); o += KEY_SIZE
   o = writeUvarint(buf, o, t.watermark)
-  buf.set(t.payload, o)
-  return finish(buf, o + t.payload.length, 'Traffic')
+  if (o + t.payload.length !== buf.length) throw new Error(`internal: Traffic size mismatch (${o + t.payload.length} != ${buf.length})`)
 }
 
 /**

@@ -87,13 +87,21 @@ describe.each(['tcp', 'ws'] as const)('ygg mesh end to end over %s:// (A â€” P â
     await vi.waitFor(() => { expect(got()).toBe(100) }, { timeout: 10_000, interval: 20 })
   }, 60_000)
 
-  it('a 16 MiB message arrives byte-identical', async () => {
+  it('a 16 MiB message arrives byte-identical (and P forwards its big frames without copying them)', async () => {
     const size = 16 * MiB
+    net.p.events.length = 0
+    net.p.send({ cmd: 'spy' })
+    const before = await net.p.waitFor(e => e.event === 'spy', 5000, 'spy before')
     const r = await cmd(net.a, { cmd: 'send', to: net.bKey, size, tag: 7 }, 120_000)
     expect(r).toMatchObject({ ok: true })
     const digest = createHash('sha256').update(pattern(size, 7)).digest('hex')
     const m = await net.b.waitFor(e => e.event === 'message' && e.size === size, 30_000, '16 MiB message')
     expect(m.sha256).toBe(digest)
+    net.p.events.length = 0
+    net.p.send({ cmd: 'spy' })
+    const after = await net.p.waitFor(e => e.event === 'spy', 5000, 'spy after')
+    // At least a quarter of the ~260 full-size packets: the rest were split across reads and assembled.
+    expect((after.framedInPlace as number) - (before.framedInPlace as number)).toBeGreaterThan(64)
   }, 180_000)
 
   it('an oversize message is refused at the sender with a clear error', async () => {

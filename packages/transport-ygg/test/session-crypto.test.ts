@@ -253,6 +253,32 @@ describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
     if (process.env.AXL_SESSION_CRYPTO === undefined) expect(cipherBackend()).toBe('native')
   })
 
+  it('the native backend opens in place: a view of the packet, the same plaintext, and no change on a bad tag', () => {
+    const n = nativeBackend(importSodiumNative())
+    const msg = hex(NACL_MSG)
+    const out = new Uint8Array(5 + 147)
+    n.seal(hex(FIRSTKEY), hex(NACL_NONCE), [msg], msg.length, out, 5)
+    const bad = out.slice()
+    bad[5 + 20] ^= 1
+    const badCopy = bad.slice()
+    expect(n.openCounterInPlace?.(hex(FIRSTKEY), 0, 0, bad, 5, 147)).toBeUndefined()
+    expect(toHex(bad)).toBe(toHex(badCopy)) // libsodium checked the tag before writing anything
+    // Through boxOpen with ironwood's counter nonces: in place and copied give the same plaintext.
+    setCipherBackend('native')
+    try {
+      const key = new BoxKey(randomBytes(32))
+      const big = randomBytes(60_000)
+      const sealed = sealParts(key, 77n, 3, [big])
+      const copied = boxOpen(key, 77n, sealed, 3)
+      const inPlace = boxOpen(key, 77n, sealed, 3, true)
+      expect(inPlace?.buffer).toBe(sealed.buffer)
+      expect(Buffer.compare(inPlace as Uint8Array, big)).toBe(0)
+      expect(Buffer.compare(copied as Uint8Array, big)).toBe(0)
+    } finally {
+      setCipherBackend(undefined)
+    }
+  })
+
   it('native, WASM and TS backends produce identical bytes (seal and open, 1–3 parts, headroom, counters)', () => {
     expect(cipherBackends()).toEqual(['native', 'wasm', 'js'])
     const rnd = prng(11)

@@ -242,6 +242,32 @@ describe('hand-built frames, every type', () => {
     expect(decodeTraffic(readOne(hex(want), FrameType.Traffic))).toEqual(m)
   })
 
+  it('Traffic with headroom: the header is written in front of the payload, same bytes, no copy, used once', () => {
+    const want = '48' + '09' + '030100' + '00' + hA + hB + '00' + '6869'
+    const headerLen = want.length / 2 - 2
+    for (const room of [headerLen, headerLen + 50]) {
+      const buf = new Uint8Array(room + 2).fill(0xee)
+      buf.set([0x68, 0x69], room)
+      const payload = buf.subarray(room)
+      const m: Traffic = { path: [3, 1], from: [], source: A, dest: B, watermark: 0n, payload, headroom: room }
+      const frame = encodeTraffic(m)
+      expect(toHex(frame)).toBe(want)
+      expect(frame.buffer).toBe(buf.buffer) // a view: nothing copied
+      expect(frame.byteOffset).toBe(room - headerLen)
+      expect(m.headroom).toBe(0) // the bytes are spent: a second encoding copies
+      const again = encodeTraffic(m)
+      expect(again.buffer).not.toBe(buf.buffer)
+      expect(toHex(again)).toBe(want)
+    }
+    // Too little room (or a payload at the start of its buffer): a new buffer, the same bytes.
+    const short = new Uint8Array(headerLen - 1 + 2)
+    short.set([0x68, 0x69], headerLen - 1)
+    const m: Traffic = { path: [3, 1], from: [], source: A, dest: B, watermark: 0n, payload: short.subarray(headerLen - 1), headroom: headerLen - 1 }
+    const frame = encodeTraffic(m)
+    expect(frame.buffer).not.toBe(short.buffer)
+    expect(toHex(frame)).toBe(want)
+  })
+
   it('trafficHeaderSize with empty paths and the max watermark is 76 (ironwood MTU overhead)', () => {
     expect(trafficHeaderSize({ path: [], from: [], source: A, dest: B, watermark: WATERMARK_MAX })).toBe(76)
     expect(YGGDRASIL_MAX_FRAME_SIZE - 76 - 1).toBe(130993)

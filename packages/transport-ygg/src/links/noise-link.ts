@@ -12,6 +12,7 @@
  * states, links fall back to its message stream.
  */
 import '../polyfill.js'
+import { Buffer } from 'node:buffer'
 import { createCipheriv } from 'node:crypto'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
@@ -26,6 +27,7 @@ import { AbortError, ConfigError, TimeoutError } from '@axl/core'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import type { PeerConn } from '../peer-conn.js'
 import { HandshakeError, UnexpectedPeerKeyError } from './errors.js'
+import { importSodiumNative } from '../session/native.js'
 import type { RawDuplex } from './link-type.js'
 
 /** Our ed25519 identity: the 32-byte private seed and the 32-byte public key. */
@@ -98,24 +100,62 @@ interface NoiseCipher {
   decrypt: (ciphertext: Uint8Array, dst?: Uint8Array) => Uint8Array | Uint8ArrayList
 }
 
+/** The libsodium calls the link crypto uses when `sodium-native` loads. */
+interface SodiumAead {
+  crypto_aead_chacha20poly1305_ietf_encrypt: (c: Uint8Array, m: Uint8Array, ad: Uint8Array | null, nsec: null, npub: Uint8Array, k: Uint8Array) => number
+  crypto_aead_chacha20poly1305_ietf_decrypt: (m: Uint8Array, nsec: null, c: Uint8Array, ad: Uint8Array | null, npub: Uint8Array, k: Uint8Array) => number
+}
+
+function sodiumAead (): SodiumAead | undefined {
+  const s = importSodiumNative() as Partial<SodiumAead> | undefined
+  return typeof s?.crypto_aead_chacha20poly1305_ietf_encrypt === 'function' && typeof s.crypto_aead_chacha20poly1305_ietf_decrypt === 'function'
+    ? s as SodiumAead
+    : undefined
+}
+
 /**
- * libp2p-noise's default crypto, except that messages of 1200 bytes and more (node:crypto's side of its
- * default split) are sealed without concatenating ciphertext and tag into a third buffer: the link writes the
- * two pieces with one writev. Same bytes on the wire.
+ * libp2p-noise's default crypto for the handshake, with a transport phase that allocates less (same bytes on
+ * the wire): with libsodium (`sodium-native`), sealing writes ciphertext and tag into one buffer and opening
+ * decrypts in place into the `dst` libp2p-noise offers (the received bytes are ours), so a relayed packet costs
+ * no receive-side allocation and far less garbage collection. Without it, large messages are sealed by
+ * node:crypto without concatenating body and tag into a third buffer.
  */
-const linkCrypto: ICryptoInterface = {
-  ...defaultCrypto,
-  chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
-    if (!(plaintext instanceof Uint8Array) || plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
-    const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: NOISE_TAG })
-    c.setAAD(ad, { plaintextLength: plaintext.byteLength })
-    const body = c.update(plaintext)
-    c.final()
-    // A uint8arraylist v3 list (libp2p-noise itself uses v2): only our direct transport reads it, so this crypto
-    // is used only with directTransport, which refuses to fall back to libp2p's stream (see NoisePeerConn).
-    return new Uint8ArrayList(body, c.getAuthTag()) as unknown as Uint8Array
+function makeLinkCrypto (S: SodiumAead | undefined): ICryptoInterface {
+  return {
+    ...defaultCrypto,
+    chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+      if (!(plaintext instanceof Uint8Array)) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+      if (S !== undefined) {
+        const b = Buffer.allocUnsafeSlow(plaintext.byteLength + NOISE_TAG)
+        const out = new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+        S.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce, k)
+        return out
+      }
+      if (plaintext.byteLength < 1200) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+      const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: NOISE_TAG })
+      c.setAAD(ad, { plaintextLength: plaintext.byteLength })
+      const body = c.update(plaintext)
+      c.final()
+      // A uint8arraylist v3 list (libp2p-noise itself uses v2): only our direct transport reads it, so this
+      // crypto is used only with directTransport, which refuses to fall back to libp2p's stream (NoisePeerConn).
+      return new Uint8ArrayList(body, c.getAuthTag()) as unknown as Uint8Array
+    },
+    chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
+      if (S === undefined || !(ciphertext instanceof Uint8Array) || ciphertext.byteLength < NOISE_TAG ||
+        dst?.byteLength !== ciphertext.byteLength - NOISE_TAG) {
+        return defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
+      }
+      try {
+        S.crypto_aead_chacha20poly1305_ietf_decrypt(dst, null, ciphertext, ad, nonce, k) // in place: dst overlays ciphertext
+      } catch {
+        throw new Error('Invalid chacha20poly1305 decryption')
+      }
+      return dst
+    }
   }
 }
+
+const linkCrypto = makeLinkCrypto(sodiumAead())
 
 /** libp2p-noise's secured stream keeps the handshake result (with `encrypt`/`decrypt`) in `handshake`. */
 function cipherOf (secured: unknown): NoiseCipher | undefined {

@@ -23,6 +23,9 @@ import type { TcpConnection } from '../tcp/connection.js'
 import { AddressBook } from './address-book.js'
 import { tcpConnectionStream } from './tcp-stream.js'
 
+/** Default IPv6 MTU (see `YggOptions.mtu`): 65519 bytes of Noise plaintext minus up to ~240 bytes of headers. */
+export const DEFAULT_MTU = 65280
+
 /**
  * Send and receive buffer of each overlay TCP connection (the TCP stack's default is gVisor's 1 MiB). A 1 MiB
  * window made a bulk sender and its receiver take turns; 4 MiB keeps both busy. The receive buffer is only
@@ -43,7 +46,11 @@ export interface YggOptions {
   allowedPublicKeys?: Array<string | Uint8Array>
   /** The overlay TCP port AXL streams use; all nodes must agree. Default 7000, as Go AXL. */
   tcpPort?: number
-  /** IPv6 MTU of our TCP. Default 65535 (TS↔TS); Go AXL uses 1280 and TCP's MSS option settles the difference. */
+  /**
+   * IPv6 MTU of our TCP. Default 65280: a full-size packet, with its session and overlay headers, still fits in
+   * one Noise message (65519 bytes), so links neither split nor reassemble it and relays forward it in place.
+   * Go AXL uses 1280; TCP's MSS option settles the difference.
+   */
   mtu?: number
   /** How long dial() waits for a never-contacted or offline key before UnreachableError. Default 15 s. */
   connectTimeoutMs?: number
@@ -97,7 +104,7 @@ export class YggMesh implements Mesh {
     if (!Number.isInteger(this.tcpPort) || this.tcpPort < 1 || this.tcpPort > 65535) throw new ConfigError(`tcpPort must be 1..65535, got ${String(opts.tcpPort)}`)
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 15_000
     const clock = opts.clock ?? systemClock()
-    const mtu = opts.mtu ?? 65535
+    const mtu = opts.mtu ?? DEFAULT_MTU
     if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) throw new ConfigError(`mtu must be 1280..65535, got ${String(opts.mtu)}`)
     this.publicKey = identity.publicKey
     this.ourAddress = this.book.learn(identity.publicKey)
@@ -105,7 +112,7 @@ export class YggMesh implements Mesh {
     this.overlay = new Overlay({ ...opts.overlay, signer, clock })
     this.sessions = new SessionManager({
       identity: { seed: identity.seed, publicKey: identity.publicKey, sign: data => identity.sign(data) },
-      send: (key, payload) => { this.overlay.sendTo(key, payload) },
+      send: (key, payload, headroom) => { this.overlay.sendTo(key, payload, headroom) },
       clock,
       maxMessageSize: 1 + mtu // Yggdrasil's 0x01 type byte + one IPv6 packet
     })

@@ -407,14 +407,16 @@ export function boxSeal (key: BoxKey, counter: bigint, msg: Uint8Array): Uint8Ar
 
 /**
  * NaCl `box.OpenAfterPrecomputation` of `boxed[off ..]` (tag ‖ body): the plaintext in a fresh buffer, or
- * undefined if it is shorter than a tag or does not authenticate. Never throws.
+ * undefined if it is shorter than a tag or does not authenticate. Never throws. With `inPlace` (the caller
+ * owns `boxed` and gives it up), a backend that can decrypts into `boxed` and returns a view of it.
  */
-export function boxOpen (key: BoxKey, counter: bigint, boxed: Uint8Array, off = 0): Uint8Array | undefined {
+export function boxOpen (key: BoxKey, counter: bigint, boxed: Uint8Array, off = 0, inPlace = false): Uint8Array | undefined {
   const total = boxed.length - off
   if (total < BOX_OVERHEAD) return undefined
   const w = useSodiumBox(total - BOX_OVERHEAD)
   if (w !== undefined) {
     const c = counter & MASK64
+    if (inPlace && w.openCounterInPlace !== undefined) return w.openCounterInPlace(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), boxed, off, total)
     return w.openCounter(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), boxed, off, total)
   }
   const [n0, n1] = nonceWords(counter)

@@ -142,11 +142,13 @@ export function parseTrafficHeader (msg: Uint8Array): TrafficHeader | undefined 
 
 /**
  * Builds a traffic message: header ‖ box(nonce, key)[nextPub ‖ message] (Go `doSend`). `message` may be given
- * as parts (sealed as their concatenation, with no intermediate copy).
+ * as parts (sealed as their concatenation, with no intermediate copy). With `frameHeadroom`, the message is a
+ * view that many bytes into its buffer, leaving room for the overlay to write its frame header in front.
  */
-export function encodeTraffic (localKeySeq: bigint, remoteKeySeq: bigint, nonce: bigint, key: BoxKey, nextPub: Uint8Array, message: Uint8Array | readonly Uint8Array[]): Uint8Array {
+export function encodeTraffic (localKeySeq: bigint, remoteKeySeq: bigint, nonce: bigint, key: BoxKey, nextPub: Uint8Array, message: Uint8Array | readonly Uint8Array[], frameHeadroom = 0): Uint8Array {
   const h = 1 + uvarintSize(localKeySeq) + uvarintSize(remoteKeySeq) + uvarintSize(nonce)
-  const out = sealParts(key, nonce, h, message instanceof Uint8Array ? [nextPub, message] : [nextPub, ...message])
+  const sealed = sealParts(key, nonce, frameHeadroom + h, message instanceof Uint8Array ? [nextPub, message] : [nextPub, ...message])
+  const out = frameHeadroom === 0 ? sealed : sealed.subarray(frameHeadroom)
   out[0] = SESSION_TYPE_TRAFFIC
   let o = writeUvarint(out, 1, localKeySeq)
   o = writeUvarint(out, o, remoteKeySeq)

@@ -42,6 +42,8 @@ export const DEFAULT_REPLAY_WINDOW = 8128
 /** Default bound of the per-peer queue while a handshake is pending. */
 export const DEFAULT_MAX_PENDING = { packets: 32, bytes: 64 * 1024 } as const
 
+/** Bytes reserved in front of each traffic packet for the overlay's frame header (written there, not copied). */
+const FRAME_HEADROOM = 192
 const MASK64 = (1n << 64n) - 1n
 const BACKOFF_CAP_MS = 16_000
 
@@ -59,8 +61,11 @@ export interface SessionIdentity {
 export interface SessionManagerOptions {
   /** Our long-term ed25519 identity. */
   identity: SessionIdentity
-  /** Sends a datagram to a node key through the overlay (`overlay.sendTo`). Must not throw. */
-  send: (destKey: Uint8Array, payload: Uint8Array) => void
+  /**
+   * Sends a datagram to a node key through the overlay (`overlay.sendTo`). Must not throw. `headroom` bytes
+   * before `payload` in its buffer are ours to overwrite (room for the overlay's frame header).
+   */
+  send: (destKey: Uint8Array, payload: Uint8Array, headroom: number) => void
   /** Source of time and timers (default: the system clock). */
   clock?: Clock
   /** Wall-clock milliseconds since the Unix epoch for the init/ack `seq` field (default Date.now). */
@@ -225,7 +230,7 @@ export class SessionManager {
 
   private readonly sign: (data: Uint8Array) => Uint8Array
   private readonly boxPriv: KeyObject
-  private readonly out: (destKey: Uint8Array, payload: Uint8Array) => void
+  private readonly out: (destKey: Uint8Array, payload: Uint8Array, headroom: number) => void
   private readonly clock: Clock
   private readonly unixTime: () => number
   private readonly maxPending: { packets: number, bytes: number }
@@ -430,7 +435,7 @@ export class SessionManager {
     const pkt = encryptInit(type, init, this.sign, this.peerBoxKey(id, dest))
     if (type === SESSION_TYPE_ACK) this.counters.acksSent++
     else this.counters.initsSent++
-    this.out(dest, pkt)
+    this.out(dest, pkt, 0)
   }
 
   /** Go `_sendInit`: an init with our current keys (repair), throttled per peer. */
@@ -640,12 +645,12 @@ export class SessionManager {
       this.counters.rotations++
     }
     this.ensureShared(s)
-    const pkt = encodeTraffic(s.localKeySeq, s.remoteKeySeq, s.sendNonce, s.sendShared as BoxKey, nextKeys(s).pub, msg)
+    const pkt = encodeTraffic(s.localKeySeq, s.remoteKeySeq, s.sendNonce, s.sendShared as BoxKey, nextKeys(s).pub, msg, FRAME_HEADROOM)
     s.tx += len
     this.counters.packetsSent++
     this.counters.bytesSent += len
     this.touch(s)
-    this.out(s.ed, pkt)
+    this.out(s.ed, pkt, FRAME_HEADROOM)
   }
 
   private handleTraffic (ed: Uint8Array, msg: Uint8Array): void {
@@ -680,7 +685,9 @@ export class SessionManager {
       return
     }
     if (win.check(h.nonce) !== 'ok') { this.counters.replaysRejected++; return }
-    const plain = boxOpen(key, h.nonce, msg, h.boxOffset)
+    // The packet's buffer came from the link and is ours: open large packets in place (small ones are copied
+    // out, so a message kept in an inbox never pins a larger receive buffer).
+    const plain = boxOpen(key, h.nonce, msg, h.boxOffset, msg.length * 2 >= msg.buffer.byteLength)
     if (plain === undefined) {
       // Keys out of sync (e.g. the peer restarted): repair with a fresh init.
       this.counters.decryptFailures++

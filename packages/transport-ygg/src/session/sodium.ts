@@ -27,6 +27,11 @@ export interface WasmBox {
   sealCounter: (key: Uint8Array, hi: number, lo: number, parts: readonly Uint8Array[], len: number, out: Uint8Array, outOff: number) => void
   /** `open` with ironwood's counter nonce. */
   openCounter: (key: Uint8Array, hi: number, lo: number, boxed: Uint8Array, off: number, total: number) => Uint8Array | undefined
+  /**
+   * Optional: `openCounter` decrypting in place, the plaintext a view of `boxed` after the tag. `boxed` is
+   * left unchanged when it does not authenticate.
+   */
+  openCounterInPlace?: (key: Uint8Array, hi: number, lo: number, boxed: Uint8Array, off: number, total: number) => Uint8Array | undefined
 }
 
 function isRaw (x: unknown): x is RawSodium {
