@@ -14,13 +14,13 @@
  *  - [nacl-core1] NaCl `tests/core1.c`: HSalsa20(shared of §6.1, 0^16) = firstkey.
  */
 import { Buffer } from 'node:buffer'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto'
 import { describe, expect, it, beforeAll } from 'vitest'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import sodium from 'libsodium-wrappers'
 import { identityFromSeed } from '@axl/core'
 import {
-  boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, boxSeal, BoxKey, cipherBackend, cipherBackends, edPrivateToX25519,
+  boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, boxSeal, BoxKey, cipherBackend, cipherBackends, edPrivateToX25519, RawBoxPrivate,
   edPublicToX25519, newBoxKeys, nonceForCounter, sessionCryptoReady, setCipherBackend, x25519, x25519Reference,
   sealParts, WASM_MIN_BYTES, loadSodium, loadSodiumNative
 } from '../src/session/crypto.js'
@@ -180,6 +180,21 @@ describe('X25519 and box.Precompute', () => {
     for (const [k, u, out] of v) {
       expect(toHex(x25519(boxPrivateKey(hex(k)), hex(u)))).toBe(out)
       expect(toHex(x25519Reference(hex(k), hex(u)))).toBe(out)
+    }
+  })
+
+  it('libsodium on raw scalars (the default here) agrees with node:crypto KeyObjects and the BigInt reference', () => {
+    expect(boxPrivateKey(hex(ALICE_SK))).toBeInstanceOf(RawBoxPrivate) // sodium-native loaded: raw scalars
+    const r = prng(21)
+    const rand32 = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(r() * 256))
+    for (let t = 0; t < 40; t++) {
+      const k = rand32()
+      const u = t % 4 === 0 ? newBoxKeys().pub : rand32() // real public keys and arbitrary u (top bit included)
+      const ko = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), k]), format: 'der', type: 'pkcs8' })
+      const want = toHex(x25519Reference(k, u))
+      expect(toHex(x25519(boxPrivateKey(k), u))).toBe(want)
+      expect(toHex(x25519(ko, u))).toBe(want)
+      expect(toHex(x25519(boxPrivateKey(k), boxPublicKey(u)))).toBe(want) // a KeyObject public key meets a raw scalar
     }
   })
 

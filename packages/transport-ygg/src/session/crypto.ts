@@ -3,8 +3,9 @@
  * byte-compatible with Go:
  *  - ed25519 → X25519: private = sha512(seed)[0:32] (clamped later, inside X25519); public = the Montgomery
  *    u = (1+y)/(1−y) mod p of the Edwards y, with no point validation (like Go; u = 0 when 1−y ≡ 0);
- *  - X25519 on node:crypto with cached KeyObjects (≈30× faster than pure JS here); an all-zero result
- *    (low-order peer key), which OpenSSL refuses, is computed as Go does (zeros) instead of throwing;
+ *  - X25519 through libsodium on raw scalars when `sodium-native` loads (it passed RFC 7748's vector), else on
+ *    node:crypto with cached KeyObjects (both ≈30× faster than pure JS here); an all-zero result (low-order
+ *    peer key), which libsodium and OpenSSL refuse, is computed as Go does (zeros) instead of throwing;
  *  - box.Precompute = HSalsa20(X25519(priv, pub), 0^16);
  *  - XSalsa20-Poly1305 seal/open with the tag first (tag ‖ body), 24-byte nonce = 0^16 ‖ BE64(counter).
  *
@@ -115,18 +116,43 @@ export function x25519Reference (scalar: Uint8Array, u: Uint8Array): Uint8Array 
   return bigToLe32(z2 === 0n ? 0n : m(x2 * invModP(z2)))
 }
 
-/** An X25519 key pair: raw public bytes plus the private key as a node:crypto KeyObject. */
+/** A raw X25519 private scalar: the form used when libsodium (`sodium-native`) does the curve math. */
+export class RawBoxPrivate {
+  constructor (readonly scalar: Uint8Array) {}
+}
+
+/**
+ * An X25519 private key: a raw scalar for libsodium when `sodium-native` loaded (no KeyObject import, and
+ * native code from the first call: session handshakes run on rarely used, not yet optimised paths), else a
+ * node:crypto KeyObject.
+ */
+export type BoxPrivate = RawBoxPrivate | KeyObject
+
+/** An X25519 key pair: raw public bytes plus the private key. */
 export interface BoxKeyPair {
   /** The 32-byte X25519 public key. */
   readonly pub: Uint8Array
   /** The private key (never exported on the hot path). */
-  readonly priv: KeyObject
+  readonly priv: BoxPrivate
 }
+
+/** The libsodium X25519 calls we use. */
+interface SodiumDh {
+  crypto_box_keypair: (pk: Uint8Array, sk: Uint8Array) => void
+  crypto_scalarmult: (q: Uint8Array, n: Uint8Array, p: Uint8Array) => void
+}
+let sodiumDh: SodiumDh | undefined
 
 const BASEPOINT = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from([9, ...new Array<number>(31).fill(0)]).toString('base64url') }, format: 'jwk' })
 
 /** A fresh random X25519 key pair generated now. The public half is X25519(priv, 9), not an export. */
 function generateBoxKeys (): BoxKeyPair {
+  if (sodiumDh !== undefined) {
+    const pub = new Uint8Array(32)
+    const sk = new Uint8Array(32)
+    sodiumDh.crypto_box_keypair(pub, sk)
+    return { pub, priv: new RawBoxPrivate(sk) }
+  }
   const { privateKey } = generateKeyPairSync('x25519')
   const pub = diffieHellman({ privateKey, publicKey: BASEPOINT })
   return { pub: new Uint8Array(pub.buffer, pub.byteOffset, 32), priv: privateKey }
@@ -155,15 +181,30 @@ export function newBoxKeys (): BoxKeyPair {
   return k
 }
 
-/** A private X25519 KeyObject from a raw 32-byte scalar (PKCS#8 DER import: slow, do it once per key). */
-export function boxPrivateKey (raw: Uint8Array): KeyObject {
+/** An X25519 private key from a raw 32-byte scalar (without libsodium a PKCS#8 import: slow, do it once). */
+export function boxPrivateKey (raw: Uint8Array): BoxPrivate {
   checkLen('X25519 private key', raw, 32)
+  if (sodiumDh !== undefined) return new RawBoxPrivate(new Uint8Array(raw))
+  return boxPrivateKeyObject(raw)
+}
+
+/** A private X25519 KeyObject from a raw 32-byte scalar (PKCS#8 DER import). */
+function boxPrivateKeyObject (raw: Uint8Array): KeyObject {
   const der = Buffer.concat([X25519_PKCS8_PREFIX, raw])
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
   } finally {
     der.fill(0)
   }
+}
+
+/**
+ * A peer's X25519 public key in the form `x25519` is fastest with, to cache per peer: the raw bytes with
+ * libsodium, else an imported KeyObject.
+ */
+export function dhPublic (pub: Uint8Array): Uint8Array | KeyObject {
+  checkLen('X25519 public key', pub, 32)
+  return sodiumDh !== undefined ? pub : boxPublicKey(pub)
 }
 
 /** A public X25519 KeyObject from 32 raw bytes (JWK import, ≈10× faster than SPKI DER on OpenSSL 3.0). */
@@ -175,6 +216,12 @@ export function boxPublicKey (pub: Uint8Array): KeyObject {
   } catch {
     return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, b]), format: 'der', type: 'spki' })
   }
+}
+
+/** The raw bytes of a public KeyObject (JWK export; only when a raw-scalar key meets a KeyObject, e.g. in tests). */
+function rawPublic (pub: KeyObject): Uint8Array {
+  const x = pub.export({ format: 'jwk' }).x
+  return new Uint8Array(Buffer.from(x ?? '', 'base64url'))
 }
 
 /** The raw scalar of a private KeyObject (PKCS#8 DER export; used only on the rare low-order fallback path). */
@@ -189,7 +236,20 @@ function rawPrivate (priv: KeyObject): Uint8Array {
  * X25519(priv, pub) like Go's `curve25519.ScalarMult` (which box.Precompute uses): an all-zero result for a
  * low-order `pub` is returned, not refused. Never throws for any 32-byte `pub`.
  */
-export function x25519 (priv: KeyObject, pub: Uint8Array | KeyObject): Uint8Array {
+export function x25519 (priv: BoxPrivate, pub: Uint8Array | KeyObject): Uint8Array {
+  if (priv instanceof RawBoxPrivate) {
+    const u = pub instanceof Uint8Array ? pub : rawPublic(pub)
+    checkLen('X25519 public key', u, 32)
+    if (sodiumDh === undefined) return x25519(boxPrivateKeyObject(priv.scalar), u)
+    const q = new Uint8Array(32)
+    try {
+      sodiumDh.crypto_scalarmult(q, priv.scalar, u)
+      return q
+    } catch {
+      // libsodium refuses an all-zero shared secret; Go returns it. Recompute exactly (it is zero in practice).
+      return x25519Reference(priv.scalar, u)
+    }
+  }
   const pubKey = pub instanceof Uint8Array ? boxPublicKey(pub) : pub
   try {
     const s = diffieHellman({ privateKey: priv, publicKey: pubKey })
@@ -204,16 +264,19 @@ export function x25519 (priv: KeyObject, pub: Uint8Array | KeyObject): Uint8Arra
   }
 }
 
-/** A precomputed box key (Go `boxShared`) plus its cached XSalsa20 subkey for ironwood's zero-prefixed nonces. */
+/** A precomputed box key (Go `boxShared`) plus its XSalsa20 subkey for ironwood's zero-prefixed nonces. */
 export class BoxKey {
   /** The 32-byte precomputed key, HSalsa20(X25519(priv, pub), 0^16). */
   readonly shared: Uint8Array
-  /** HSalsa20(shared, 0^16) as words: the XSalsa20 subkey of every ironwood nonce under this key. */
-  readonly subkey: Uint32Array
+  #subkey: Uint32Array | undefined
   constructor (shared: Uint8Array) {
     checkLen('box shared key', shared, 32)
     this.shared = shared
-    this.subkey = keyWords(hsalsa20(shared, ZERO16))
+  }
+
+  /** HSalsa20(shared, 0^16) as words: the XSalsa20 subkey of every ironwood nonce under this key (computed on first use: only the TypeScript backend needs it). */
+  get subkey (): Uint32Array {
+    return (this.#subkey ??= keyWords(hsalsa20(this.shared, ZERO16)))
   }
 
   /** Whether two keys are the same secret (constant-time over the 32 bytes). */
@@ -225,7 +288,7 @@ export class BoxKey {
 }
 
 /** NaCl `box.Precompute(pub, priv)`: HSalsa20(X25519(priv, pub), 0^16) → BoxKey. */
-export function boxPrecompute (pub: Uint8Array | KeyObject, priv: KeyObject): BoxKey {
+export function boxPrecompute (pub: Uint8Array | KeyObject, priv: BoxPrivate): BoxKey {
   const dh = x25519(priv, pub)
   const k = new BoxKey(hsalsa20(dh, ZERO16))
   dh.fill(0)
@@ -286,6 +349,19 @@ function selfTest (w: WasmBox): boolean {
   return w.open(key, nonce, bad, 0, bad.length) === undefined
 }
 
+/** RFC 7748 §6.1: Alice's and Bob's key pairs and their shared secret, through libsodium. */
+function dhSelfTest (dh: SodiumDh): boolean {
+  try {
+    const a = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex')
+    const bPub = Buffer.from('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f', 'hex')
+    const q = new Uint8Array(32)
+    dh.crypto_scalarmult(q, a, bPub)
+    return Buffer.from(q).toString('hex') === '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742'
+  } catch {
+    return false
+  }
+}
+
 /** Installs a raw libsodium module (`sodium.libsodium`) as the WASM backend if it passes the NaCl self-test. */
 export function useSodium (raw: unknown): boolean {
   try {
@@ -307,6 +383,8 @@ export function useSodiumNative (mod: unknown): boolean {
     const n = nativeBackend(mod)
     if (!selfTest(n)) return false
     native = n
+    const dh = mod as Partial<SodiumDh>
+    if (typeof dh.crypto_box_keypair === 'function' && typeof dh.crypto_scalarmult === 'function' && dhSelfTest(dh as SodiumDh)) sodiumDh = dh as SodiumDh
     return true
   } catch {
     return false

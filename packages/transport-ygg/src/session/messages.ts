@@ -12,7 +12,7 @@
  */
 import { verify } from '@axl/core'
 import { readUvarint, uvarintSize, writeUvarint } from '../uvarint.js'
-import { BOX_OVERHEAD, boxOpen, boxPrecompute, boxPublicKey, newBoxKeys, sealParts, type BoxKey } from './crypto.js'
+import { BOX_OVERHEAD, boxOpen, boxPrecompute, dhPublic, newBoxKeys, sealParts, type BoxKey, type BoxPrivate } from './crypto.js'
 import type { KeyObject } from 'node:crypto'
 
 /** Session message type bytes (`sessionType*`). */
@@ -91,12 +91,12 @@ export function encryptInit (type: number, init: SessionInit, sign: (data: Uint8
  * private key and the ephemeral key, and the signature verifies under the sender's ed25519 key `fromEd`
  * (the network layer's authenticated source). Returns undefined on any failure; never throws.
  */
-export function decryptInit (data: Uint8Array, ourBoxPriv: KeyObject, fromEd: Uint8Array): SessionInit | undefined {
+export function decryptInit (data: Uint8Array, ourBoxPriv: BoxPrivate, fromEd: Uint8Array): SessionInit | undefined {
   if (data.length !== SESSION_INIT_SIZE) return undefined
   const fromBox = data.subarray(1, 33)
   let shared: BoxKey
   try {
-    shared = boxPrecompute(boxPublicKey(fromBox), ourBoxPriv)
+    shared = boxPrecompute(dhPublic(fromBox), ourBoxPriv)
   } catch {
     return undefined
   }

@@ -23,8 +23,8 @@ import { InvalidKeyError, MessageTooLargeError, peerIdFromBytes } from '@axl/cor
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { keyStr, type KeyStr } from '../crypto.js'
 import {
-  BoxKey, boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, edPrivateToX25519, edPublicToX25519, newBoxKeys,
-  type BoxKeyPair
+  BoxKey, boxOpen, boxPrecompute, boxPrivateKey, dhPublic, edPrivateToX25519, edPublicToX25519, newBoxKeys,
+  type BoxKeyPair, type BoxPrivate
 } from './crypto.js'
 import { SessionError } from './errors.js'
 import {
@@ -178,8 +178,9 @@ class Session {
   localKeySeq = 0n
   current: Uint8Array
   next: Uint8Array
-  currentKO: KeyObject | undefined
-  nextKO: KeyObject | undefined
+  /** `current` / `next` in the form x25519 takes fastest (see dhPublic), cached. */
+  currentKO: Uint8Array | KeyObject | undefined
+  nextKO: Uint8Array | KeyObject | undefined
   // Our three key pairs. `undefined` = a fresh random pair not generated yet: generating it on first use is
   // indistinguishable from Go generating it eagerly, and saves the pairs a ratchet discards unused.
   recv: BoxKeyPair | undefined
@@ -229,7 +230,7 @@ export class SessionManager {
   onMessage: (sourceKey: Uint8Array, plaintext: Uint8Array) => void = () => {}
 
   private readonly sign: (data: Uint8Array) => Uint8Array
-  private readonly boxPriv: KeyObject
+  private readonly boxPriv: BoxPrivate
   private readonly out: (destKey: Uint8Array, payload: Uint8Array, headroom: number) => void
   private readonly clock: Clock
   private readonly unixTime: () => number
@@ -242,7 +243,7 @@ export class SessionManager {
   private readonly onError: ((err: unknown) => void) | undefined
   private readonly table = new Map<KeyStr, Session>()
   private readonly buffers = new Map<KeyStr, Pending>()
-  private readonly peerBox = new Map<KeyStr, KeyObject>()
+  private readonly peerBox = new Map<KeyStr, Uint8Array | KeyObject>()
   private readonly throwawayAt = new Map<KeyStr, number>()
   private readonly counters: Omit<SessionStats, 'sessions' | 'pending'> = {
     handshakes: 0,
@@ -417,11 +418,11 @@ export class SessionManager {
     return { current, next, keySeq, seq: BigInt(Math.max(0, Math.floor(this.unixTime() / 1000))) & MASK64 }
   }
 
-  /** The cached X25519 KeyObject of a peer's ed25519 key (e2c), for sealing inits to it. */
-  private peerBoxKey (id: KeyStr, ed: Uint8Array): KeyObject {
+  /** The cached X25519 key of a peer's ed25519 key (e2c), for sealing inits to it. */
+  private peerBoxKey (id: KeyStr, ed: Uint8Array): Uint8Array | KeyObject {
     let k = this.peerBox.get(id)
     if (k === undefined) {
-      k = boxPublicKey(edPublicToX25519(ed))
+      k = dhPublic(edPublicToX25519(ed))
       if (this.peerBox.size >= 4096) {
         const oldest = this.peerBox.keys().next().value
         if (oldest !== undefined) this.peerBox.delete(oldest)
@@ -532,8 +533,8 @@ export class SessionManager {
   /** Computes the four shared secrets; each receive slot keeps the replay window of an identical old secret. */
   private ensureShared (s: Session): void {
     if (!s.dirty) return
-    s.currentKO ??= boxPublicKey(s.current)
-    s.nextKO ??= boxPublicKey(s.next)
+    s.currentKO ??= dhPublic(s.current)
+    s.nextKO ??= dhPublic(s.next)
     const recvPriv = recvKeys(s).priv
     const sendPriv = sendKeys(s).priv
     const recv = boxPrecompute(s.currentKO, recvPriv)
