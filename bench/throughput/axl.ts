@@ -9,7 +9,7 @@
 import { createNode, encodeMcpRequest, generateIdentity, type AxlNode, type Identity, type MeshComponents, type MeshStream, type PeerId } from '@axl/core'
 import { ygg, type YggMesh } from '@axl/transport-ygg'
 import { performance } from 'node:perf_hooks'
-import { sleep } from './util.js'
+import { sleep, timeRoundTrips } from './util.js'
 
 interface Entry {
   node: AxlNode
@@ -181,13 +181,7 @@ export const axlHandlers = {
         got += c.byteLength
       }
     }
-    for (let i = 0; i < warm; i++) await one()
-    const out = new Array<number>(n)
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now()
-      await one()
-      out[i] = (performance.now() - t0) * 1000
-    }
+    const out = await timeRoundTrips(one, n, warm)
     s.close()
     return out
   },
@@ -249,14 +243,7 @@ export const axlHandlers = {
   /** `n` sequential node.request()s of the 100-byte MCP envelope after `warm` unmeasured ones; µs each. */
   async axlRtt ({ name, to, n, warm }: { name: string, to: string, n: number, warm: number }): Promise<number[]> {
     const { node } = get(name)
-    for (let i = 0; i < warm; i++) await node.request(to, FRAME)
-    const out = new Array<number>(n)
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now()
-      await node.request(to, FRAME)
-      out[i] = (performance.now() - t0) * 1000
-    }
-    return out
+    return await timeRoundTrips(async () => await node.request(to, FRAME), n, warm)
   },
 
   /**

@@ -4,6 +4,7 @@
  * polyfill of @axl/core (Node 20) is installed before any libp2p module runs.
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
+import { timeRoundTrips } from './util.js'
 import { performance } from 'node:perf_hooks'
 
 const SINK = '/axl-bench/sink/1.0.0'
@@ -114,13 +115,7 @@ export const p2pHandlers = {
       stream.send(msg)
       await p
     }
-    for (let i = 0; i < warm; i++) await one()
-    const out = new Array<number>(n)
-    for (let i = 0; i < n; i++) {
-      const t0 = performance.now()
-      await one()
-      out[i] = (performance.now() - t0) * 1000
-    }
+    const out = await timeRoundTrips(one, n, warm)
     await stream.close().catch(() => {})
     return out
   }

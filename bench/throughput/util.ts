@@ -6,6 +6,18 @@ export const MB = 1e6
 export const MiB = 2 ** 20
 export const GiB = 2 ** 30
 
+/** Runs `one` `warm` times unmeasured, then `n` times; the µs each measured call took. */
+export async function timeRoundTrips (one: () => Promise<unknown>, n: number, warm: number): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await one()
+  const out = new Array<number>(n)
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    await one()
+    out[i] = (performance.now() - t0) * 1000
+  }
+  return out
+}
+
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** Nearest-rank percentile of an ascending array, p in 0..100. */
