@@ -24,6 +24,8 @@
  *   (when `dial()` resolves, or inside `onConnection`). Never call them synchronously from `dial()`/`write()`.
  * - `write()` keeps a reference to `data` (no copy needed); it returns false when the consumer should wait
  *   for `onDrain` (data is still accepted and sent).
+ * - A chunk passed to `onData` is handed over: the consumer keeps views of it and decrypts it in place, so
+ *   never reuse or modify a buffer after passing it (a fresh buffer per chunk, as sockets and `ws` give).
  * - `onClose` is called exactly once, after which no callback is called; `close()` is idempotent.
  */
 
@@ -41,7 +43,7 @@ export interface RawDuplex {
   resume? (): void
   /** Human-readable URI of the remote end, e.g. `tcp://127.0.0.1:53122` (used for inbound links). */
   readonly remoteUri?: string
-  /** Set by the consumer: received bytes (arbitrary chunk boundaries). */
+  /** Set by the consumer: received bytes (arbitrary chunk boundaries); each chunk is handed over (see above). */
   onData: (data: Uint8Array) => void
   /** Set by the consumer: the duplex can take more after a `write()` returned false. */
   onDrain: () => void
