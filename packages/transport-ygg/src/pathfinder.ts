@@ -77,6 +77,18 @@ export class Pathfinder {
   }
 
   /**
+   * Between ticks (Router.soon, after the tree or a filter changed): repeat the lookups that still have packets
+   * waiting and were last sent at least an early-pass delay ago, within their first RUMOR_RETRY_MS.
+   */
+  retryWaiting (now: number): void {
+    for (const ru of this.rumors.values()) {
+      if (ru.packets.length === 0 || now - ru.createdAt >= RUMOR_RETRY_MS || now - ru.sendTime < this.r.opts.earlyPassMs) continue
+      ru.sendTime = now
+      this.sendLookup(ru.packets[0].destBytes)
+    }
+  }
+
+  /**
    * Starts (throttled) a lookup for `dest`, full or partial key (`_rumorSendLookup`). A packet given here is
    * buffered in the rumor before the lookup goes out (a lookup for ourselves completes synchronously).
    */

@@ -120,11 +120,44 @@ export class Blooms {
   /** True if `p` is a tree neighbour (our parent, or its info names us as parent). */
   isOnTree (p: PeerState): boolean { return p.bloom.onTree }
 
-  /** Stores a filter received from `p` (`_handleBloom`). */
-  handleBloom (p: PeerState, b: Bloom): void {
-    if (p.bloom.recv.equals(b)) return
+  /** Stores a filter received from `p` (`_handleBloom`); true if it changed. */
+  handleBloom (p: PeerState, b: Bloom): boolean {
+    if (p.bloom.recv.equals(b)) return false
     p.bloom.recv = b.isEmpty() ? EMPTY_BLOOM : b
     this.inputs++
+    return true
+  }
+
+  /**
+   * Between ticks (Router.soon): a filter that gained 1-bits (a node joined below or beside us) goes out at
+   * once, merged with what we sent before; removals (0-bits) still wait for the tick, as the damping intends.
+   */
+  maintainEarly (): void {
+    const r = this.r
+    if (this.fixedAt !== r.tree.version) {
+      this.fixOnTree()
+      this.fixedAt = r.tree.version
+    }
+    for (const p of r.peers.values()) {
+      const bi = p.bloom
+      if (!bi.onTree) continue
+      const b = this.filterFor(p)
+      b.merge(bi.send)
+      if (b.equals(bi.send)) continue
+      bi.send = b
+      bi.sendFrame = encodeBloom(b)
+      for (const l of p.links) r.sendDirect(l, bi.sendFrame, 5)
+    }
+  }
+
+  /** Our key plus every other on-tree peer's received filter (`_getBloomFor`). */
+  private filterFor (p: PeerState): Bloom {
+    const b = new Bloom().addLocations(this.ownLocs())
+    for (const q of this.r.peers.values()) {
+      if (q === p || !q.bloom.onTree || q.bloom.recv === EMPTY_BLOOM) continue
+      b.merge(q.bloom.recv)
+    }
+    return b
   }
 
   /** Sends the last filter we sent to `p` on `link` (new link, or after losing a sibling link). */
@@ -176,11 +209,7 @@ export class Blooms {
   /** `_getBloomFor` + store: the filter for `p` is our key plus every other on-tree peer's received filter. */
   private compute (p: PeerState): boolean {
     const bi = p.bloom
-    const b = new Bloom().addLocations(this.ownLocs())
-    for (const q of this.r.peers.values()) {
-      if (q === p || !q.bloom.onTree || q.bloom.recv === EMPTY_BLOOM) continue
-      b.merge(q.bloom.recv)
-    }
+    const b = this.filterFor(p)
     if (!bi.zDirty) {
       // Keep 1-bits we sent before for one more tick, so ones travel faster than zeros (damps flapping).
       const before = b.clone()

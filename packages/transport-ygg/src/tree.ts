@@ -45,6 +45,8 @@ export class Tree {
   readonly infos = new Map<KeyStr, TreeInfo>()
   /** Bumped on every change of infos, peers or responses: consumers cache against it. */
   version = 0
+  /** Until then our parent was taken by an early pass and any cheaper one under the same root replaces it. */
+  private provisionalUntil = -Infinity
   /** True when our own info must be re-signed on the next tick (refresh timer or a reset seq). */
   refresh = false
   /** Set when we have no usable parent: become root on the next tick. */
@@ -64,8 +66,11 @@ export class Tree {
     this.r = r
   }
 
-  /** Marks the tree state changed (invalidates coordinate caches and re-enables the next `_fix`). */
-  touch (): void { this.version++ }
+  /** Marks the tree state changed (invalidates coordinate caches, re-enables the next `_fix`, asks for an early pass). */
+  touch (): void {
+    this.version++
+    this.r.soon()
+  }
 
   /** Coordinates of `key`: ports from the root down to it, root's own port omitted; [] on a loop or dead end. */
   coordsOf (key: KeyStr): Path {
@@ -242,10 +247,50 @@ export class Tree {
   /** One maintenance step of the tree (`_fix` + `_sendAnnounces`), skipped when nothing changed. */
   maintain (): void {
     if (this.doRoot1) this.doRoot2 = true
-    if (this.handledVersion === this.version && !this.refresh && !this.doRoot1 && !this.doRoot2) return
+    const provisional = this.r.clock.now() < this.provisionalUntil
+    if (this.handledVersion === this.version && !this.refresh && !this.doRoot1 && !this.doRoot2 && !provisional) return
     this.fix()
     this.sendAnnounces()
     this.handledVersion = this.version
+  }
+
+  /**
+   * Between ticks (Router.soon): a lone node (its own root, nobody below it) takes at once the parent the next
+   * `_fix` would take, the cheapest peer offering a root lower than ours, and announces it: a node joining an
+   * existing network is reachable a few round trips after its links come up instead of a tick or two later.
+   * The choice is provisional for two ticks (a cheaper parent under the same root replaces it, see fix), so
+   * it ends where the tick would have put it. Attached nodes and roots with a subtree wait for the tick.
+   */
+  maintainEarly (): void {
+    const r = this.r
+    const selfKey = r.selfKey
+    const self = this.infos.get(selfKey)
+    if (self !== undefined && self.parent !== selfKey) return // attached: every further choice waits for the tick
+    for (const p of r.peers.values()) if (this.infos.get(p.key)?.parent === selfKey) return // a root with a subtree
+    let bestRoot = selfKey
+    let bestParent = selfKey
+    let bestCost = Infinity
+    for (const p of r.peers.values()) {
+      if (p.response === undefined || !this.infos.has(p.key)) continue
+      const w = this.walk(p.key)
+      if (w.hasSelf || w.root > bestRoot) continue
+      const cost = w.depth * r.linkCost(p)
+      if (w.root < bestRoot || cost < bestCost) {
+        bestRoot = w.root
+        bestParent = p.key
+        bestCost = cost
+      }
+    }
+    if (bestParent === selfKey) return
+    const res = r.peers.get(bestParent)?.response
+    if (res !== undefined && this.useResponse(bestParent, res)) {
+      this.refresh = this.doRoot1 = this.doRoot2 = false
+      // Taken on what had arrived by now: the next two ticks may still move to a cheaper parent under the same
+      // root (see fix), so a node that joined during a root change still ends at its shortest depth.
+      this.provisionalUntil = r.clock.now() + 2 * r.opts.tickMs
+      this.sendReqs()
+      this.sendAnnounces()
+    }
   }
 
   /** Parent selection (`_fix`), with cost = 1 per link (so a candidate's cost is its depth). */
@@ -258,12 +303,16 @@ export class Tree {
     const self = this.infos.get(selfKey)
     const selfParent = self?.parent ?? selfKey
     const parentPeer = r.peers.get(selfParent)
+    const provisional = r.clock.now() < this.provisionalUntil
+    let currentRoot = selfKey
+    let parentCost = Infinity // what our current parent costs, compared like a candidate (its depth × link cost)
     if (parentPeer !== undefined) {
       const w = this.walk(selfKey)
       if (w.root < bestRoot) {
-        bestRoot = w.root
+        bestRoot = currentRoot = w.root
         bestParent = selfParent
         bestCost = w.depth * r.linkCost(parentPeer)
+        parentCost = (w.depth - 1) * r.linkCost(parentPeer)
       }
     }
     for (const p of r.peers.values()) {
@@ -279,7 +328,8 @@ export class Tree {
       } else if (w.root !== bestRoot) {
         continue
       }
-      if ((this.refresh && cost * 2 < bestCost) || (bestParent !== selfParent && cost < bestCost)) {
+      if ((this.refresh && cost * 2 < bestCost) || (bestParent !== selfParent && cost < bestCost) ||
+        (provisional && bestParent === selfParent && cost < parentCost)) {
         bestRoot = w.root
         bestParent = p.key
         bestCost = cost
@@ -289,6 +339,8 @@ export class Tree {
     const res = r.peers.get(bestParent)?.response
     if (res !== undefined && bestRoot !== selfKey && this.useResponse(bestParent, res)) {
       this.refresh = this.doRoot1 = this.doRoot2 = false
+      // A new root arrives as a wave: for two ticks a cheaper parent under it may still replace this one.
+      if (bestRoot !== currentRoot) this.provisionalUntil = r.clock.now() + 2 * r.opts.tickMs
       this.sendReqs()
     } else if (this.doRoot2) {
       this.becomeRoot()
@@ -349,11 +401,17 @@ export class Tree {
     }
   }
 
-  /** Ancestry-only gossip (`_sendAnnounces`): each peer gets our ancestry and its own, minus what it has. */
-  private sendAnnounces (): void {
+  /**
+   * Ancestry-only gossip (`_sendAnnounces`): each peer gets our ancestry and its own, minus what it has. With
+   * `newPeersOnly` (an early pass), only peers we have sent nothing yet: a link that just came up learns the
+   * tree at once, while gossip between established peers keeps the tick's pace (a network forming from
+   * scratch then grows its shortest-depth tree one hop per tick, as in ironwood).
+   */
+  sendAnnounces (newPeersOnly = false): void {
     const r = this.r
     const selfAnc = this.ancestry(r.selfKey)
     for (const p of r.peers.values()) {
+      if (newPeersOnly && p.gossiped) continue
       const toSend: TreeInfo[] = []
       for (const k of selfAnc) {
         if (!p.sent.has(k)) { p.sent.add(k); toSend.push(this.infos.get(k)!) }
@@ -362,6 +420,7 @@ export class Tree {
         if (!p.sent.has(k)) { p.sent.add(k); toSend.push(this.infos.get(k)!) }
       }
       if (toSend.length === 0) continue
+      p.gossiped = true
       for (const l of p.links) {
         for (const info of toSend) r.sendDirect(l, info.frame, FrameType.Announce)
       }

@@ -250,3 +250,45 @@ describe('tree: single node and timers', () => {
     a.close(); b.close()
   })
 })
+
+describe('tree: a node joining a converged network (early pass between ticks)', () => {
+  // The joiner has the highest key, so it attaches below the existing root instead of becoming the new one.
+  const setup = (earlyPassMs: number): { sim: Sim, joiner: number, root: number } => {
+    const sim = new Sim({ n: 16, seed: 21, overlay: { earlyPassMs } })
+    let joiner = 0
+    for (const n of sim.nodes) if (n.keyStr > sim.nodes[joiner].keyStr) joiner = n.index
+    const others = sim.nodes.filter(n => n.index !== joiner).map(n => n.index)
+    for (const [a, b] of graphs.random(others.length, 10, prng(3))) sim.connect(others[a], others[b])
+    let root = others[0]
+    for (const i of others) if (sim.nodes[i].keyStr < sim.nodes[root].keyStr) root = i
+    const converged = (): boolean => others.every(i => sim.nodes[i].overlay.router.tree.root() === sim.nodes[root].keyStr)
+    expect(sim.runUntil(converged, 60_000)).toBe(true)
+    sim.run(5_000) // let the tree settle (no more parent changes)
+    return { sim, joiner, root }
+  }
+  const joinAndSend = (sim: Sim, joiner: number, root: number): number => {
+    const far = sim.nodes.filter(n => n.index !== joiner && n.index !== root).at(-1)!.index
+    const t0 = sim.clock.now()
+    sim.connect(joiner, root === 0 ? 1 : 0)
+    sim.nodes[joiner].overlay.sendTo(sim.nodes[far].key, Uint8Array.of(42))
+    expect(sim.runUntil(() => sim.nodes[far].received.length > 0, 10_000, 10)).toBe(true)
+    expect(sim.nodes[joiner].overlay.router.tree.root()).toBe(sim.nodes[root].keyStr)
+    const ms = sim.clock.now() - t0
+    console.log(`joined and delivered after ${ms} ms of virtual time (5 ms links)`)
+    return ms
+  }
+
+  it('attaches and delivers its first packet within a few round trips, not after a tick or two', () => {
+    const { sim, joiner, root } = setup(50)
+    const ms = joinAndSend(sim, joiner, root)
+    expect(ms).toBeLessThan(500) // measured ≈ 0.2–0.3 s of virtual time with 5 ms links
+    sim.close()
+  })
+
+  it('with earlyPassMs 0 everything waits for the tick, as in ironwood', () => {
+    const { sim, joiner, root } = setup(0)
+    const ms = joinAndSend(sim, joiner, root)
+    expect(ms).toBeGreaterThanOrEqual(1000)
+    sim.close()
+  })
+})
