@@ -23,8 +23,8 @@ serve(async c => {
     return { peers: node.topology().peers.filter(p => p.up).map(p => ({ key: p.publicKey, inbound: p.inbound, uri: p.uri })) }
   }
   if (c.cmd === 'send') {
-    // send() resolves once B's node has accepted the message. On a fresh overlay the first contact waits
-    // until the route exists (the userspace TCP retries its SYN), bounded by this deadline.
+    // send() resolves once B's node has accepted the message. A first contact waits until the route exists
+    // (a few hundred ms after joining; the lookup and the TCP SYN are retried meanwhile), bounded by this deadline.
     const t0 = performance.now()
     await node.send(b, new TextEncoder().encode(String(c.text)), { timeoutMs: 15_000 })
     return { ms: performance.now() - t0 }

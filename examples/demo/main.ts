@@ -54,8 +54,9 @@ async function main (): Promise<void> {
 
   step('4. A sends B a message, addressed by B\'s peer id.')
   const sent = await a.ask('send', { to: bKey, text: 'hello B, this is A' }, 20_000)
-  say('A', `B's node accepted it after ${(Number(sent.ms) / 1000).toFixed(1)} s: the first contact on a fresh overlay waits until`)
-  say(' ', 'the spanning tree and lookup tables have converged and a route to B exists (a second or three)')
+  say('A', `B's node accepted it after ${(Number(sent.ms) / 1000).toFixed(1)} s: a first contact waits until A and B have joined P's`)
+  say(' ', 'spanning tree and a lookup has found B (a few hundred ms; a second or two when a newcomer\'s key is lower')
+  say(' ', 'than P\'s and the whole tree re-forms under it as its new root)')
   const msg = await b.next(e => e.event === 'message', 5000, 'the message')
   say('B', `got "${String(msg.text)}" from ${who(msg.from)}: the sender's key, authenticated by the mesh`)
 
