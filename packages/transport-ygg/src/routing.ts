@@ -134,10 +134,7 @@ export class Blooms {
    */
   maintainEarly (): void {
     const r = this.r
-    if (this.fixedAt !== r.tree.version) {
-      this.fixOnTree()
-      this.fixedAt = r.tree.version
-    }
+    this.fixOnTreeIfChanged()
     for (const p of r.peers.values()) {
       const bi = p.bloom
       if (!bi.onTree) continue
@@ -168,10 +165,7 @@ export class Blooms {
   /** Per-tick work (`blooms._doMaintenance`): fix the on-tree flags, then recompute and send changed filters. */
   maintain (): void {
     const r = this.r
-    if (this.fixedAt !== r.tree.version) {
-      this.fixOnTree()
-      this.fixedAt = r.tree.version
-    }
+    this.fixOnTreeIfChanged()
     for (const p of r.peers.values()) {
       const bi = p.bloom
       if (!bi.onTree) continue
@@ -183,6 +177,13 @@ export class Blooms {
         bi.seq = 0
       }
     }
+  }
+
+  /** fixOnTree once per tree version. */
+  private fixOnTreeIfChanged (): void {
+    if (this.fixedAt === this.r.tree.version) return
+    this.fixOnTree()
+    this.fixedAt = this.r.tree.version
   }
 
   /** `_fixOnTree`: recompute on-tree flags; a peer leaving the tree is sent an empty filter. */
