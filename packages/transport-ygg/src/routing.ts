@@ -104,6 +104,8 @@ export class Blooms {
   /** Bumped whenever an input of any outgoing filter changes (received filters, on-tree set, peer set). */
   inputs = 0
   private fixedAt = -1
+  /** `inputs` when the last early pass computed filters (it skips work when nothing it reads changed). */
+  private earlyAt = -1
   private readonly r: Router
   private selfLocs: Uint16Array | undefined
 
@@ -135,6 +137,8 @@ export class Blooms {
   maintainEarly (): void {
     const r = this.r
     this.fixOnTreeIfChanged()
+    if (this.earlyAt === this.inputs) return // no filter or on-tree flag changed since the last early pass
+    this.earlyAt = this.inputs
     for (const p of r.peers.values()) {
       const bi = p.bloom
       if (!bi.onTree) continue
