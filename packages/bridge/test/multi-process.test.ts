@@ -30,21 +30,17 @@ async function startProc (config: Record<string, unknown>): Promise<NodeProc> {
   }
 }
 
-/** Wait until `from` can deliver a /send to `to` (routes converge), with a deadline. */
+/**
+ * `from` delivers a /send to `to`. One request: right after start the tree is still forming, and the node waits
+ * for the route itself (lookups repeated, the SYN retransmitted, up to its connect timeout) instead of the test
+ * polling.
+ */
 async function reachable (from: NodeProc, to: NodeProc): Promise<void> {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const r = await call(`${from.url}/send`, { method: 'POST', body: 'probe', headers: { 'X-Destination-Peer-Id': to.key } })
-    if (r.status === 200) {
-      const got = await call(`${to.url}/recv?wait=5`)
-      expect(got.text).toBe('probe')
-      return
-    }
-    if (Date.now() > deadline) throw new Error(`${from.key.slice(0, 8)} cannot reach ${to.key.slice(0, 8)}: ${r.status} ${r.text}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  const r = await call(`${from.url}/send`, { method: 'POST', body: 'probe', headers: { 'X-Destination-Peer-Id': to.key }, timeoutMs: 30_000 })
+  if (r.status !== 200) throw new Error(`${from.key.slice(0, 8)} cannot reach ${to.key.slice(0, 8)}: ${r.status} ${r.text}`)
+  const got = await call(`${to.url}/recv?wait=5`)
+  expect(got.text).toBe('probe')
 }
-
 
 describe('axl-node processes over tcp:// on loopback', () => {
   it('B → C through A: /send, /recv long-poll, /topology, /mcp via a router stub, /a2a via an A2A stub; clean SIGTERM', async () => {
