@@ -18,7 +18,7 @@
 import { Buffer } from 'node:buffer'
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { InvalidKeyError } from '@axl/core'
-import { hsalsa20, keyWords, openToNew, sealInPlace } from './salsa.js'
+import { hsalsa20, openToNew, sealInPlace, subkeyOf } from './salsa.js'
 import { importRawSodium, wasmBackend, type WasmBox } from './sodium.js'
 import { importSodiumNative, nativeBackend } from './native.js'
 
@@ -276,7 +276,7 @@ export class BoxKey {
 
   /** HSalsa20(shared, 0^16) as words: the XSalsa20 subkey of every ironwood nonce under this key (computed on first use: only the TypeScript backend needs it). */
   get subkey (): Uint32Array {
-    return (this.#subkey ??= keyWords(hsalsa20(this.shared, ZERO16)))
+    return (this.#subkey ??= subkeyOf(this.shared))
   }
 
   /** Whether two keys are the same secret (constant-time over the 32 bytes). */

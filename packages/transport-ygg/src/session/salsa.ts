@@ -30,15 +30,16 @@ export function keyWords (key: Uint8Array): Uint32Array {
   return w
 }
 
-/**
- * HSalsa20(key, input16) → 32 bytes (words 0, 5, 10, 15, 6, 7, 8, 9 of the 20-round state, no feed-forward).
- * `out` may be given to avoid an allocation.
- */
-export function hsalsa20 (key: Uint8Array, input: Uint8Array, out: Uint8Array = new Uint8Array(32)): Uint8Array {
-  let x0 = SIGMA0; let x1 = u32le(key, 0); let x2 = u32le(key, 4); let x3 = u32le(key, 8)
-  let x4 = u32le(key, 12); let x5 = SIGMA1; let x6 = u32le(input, 0); let x7 = u32le(input, 4)
-  let x8 = u32le(input, 8); let x9 = u32le(input, 12); let x10 = SIGMA2; let x11 = u32le(key, 16)
-  let x12 = u32le(key, 20); let x13 = u32le(key, 24); let x14 = u32le(key, 28); let x15 = SIGMA3
+/** The 16-word Salsa20 input state of the block being computed (scratch: every call is synchronous). */
+const state = new Uint32Array(16)
+
+/** The 20 Salsa20 rounds over `state`, without the feed-forward, into `out` (Salsa20 and HSalsa20 share them). */
+function rounds (out: Uint32Array): void {
+  const s = state
+  let x0 = s[0]; let x1 = s[1]; let x2 = s[2]; let x3 = s[3]
+  let x4 = s[4]; let x5 = s[5]; let x6 = s[6]; let x7 = s[7]
+  let x8 = s[8]; let x9 = s[9]; let x10 = s[10]; let x11 = s[11]
+  let x12 = s[12]; let x13 = s[13]; let x14 = s[14]; let x15 = s[15]
   let t: number
   for (let i = 0; i < 20; i += 2) {
     t = (x0 + x12) | 0; x4 ^= (t << 7) | (t >>> 25)
@@ -74,9 +75,31 @@ export function hsalsa20 (key: Uint8Array, input: Uint8Array, out: Uint8Array = 
     t = (x13 + x12) | 0; x14 ^= (t << 13) | (t >>> 19)
     t = (x14 + x13) | 0; x15 ^= (t << 18) | (t >>> 14)
   }
-  const words = [x0, x5, x10, x15, x6, x7, x8, x9]
+  out[0] = x0; out[1] = x1; out[2] = x2; out[3] = x3; out[4] = x4; out[5] = x5; out[6] = x6; out[7] = x7
+  out[8] = x8; out[9] = x9; out[10] = x10; out[11] = x11; out[12] = x12; out[13] = x13; out[14] = x14; out[15] = x15
+}
+
+/** Loads the Salsa20 state: constants, key words k[0..8), and the 4 input words `in0..in3` (nonce, counter). */
+function load (k0: number, k1: number, k2: number, k3: number, k4: number, k5: number, k6: number, k7: number, in0: number, in1: number, in2: number, in3: number): void {
+  const s = state
+  s[0] = SIGMA0; s[1] = k0; s[2] = k1; s[3] = k2; s[4] = k3; s[5] = SIGMA1; s[6] = in0; s[7] = in1
+  s[8] = in2; s[9] = in3; s[10] = SIGMA2; s[11] = k4; s[12] = k5; s[13] = k6; s[14] = k7; s[15] = SIGMA3
+}
+
+const hout = new Uint32Array(16)
+/** The state words HSalsa20 outputs, in order. */
+const HSALSA_WORDS = [0, 5, 10, 15, 6, 7, 8, 9]
+
+/**
+ * HSalsa20(key, input16) → 32 bytes (words 0, 5, 10, 15, 6, 7, 8, 9 of the 20-round state, no feed-forward).
+ * `out` may be given to avoid an allocation.
+ */
+export function hsalsa20 (key: Uint8Array, input: Uint8Array, out: Uint8Array = new Uint8Array(32)): Uint8Array {
+  load(u32le(key, 0), u32le(key, 4), u32le(key, 8), u32le(key, 12), u32le(key, 16), u32le(key, 20), u32le(key, 24), u32le(key, 28),
+    u32le(input, 0), u32le(input, 4), u32le(input, 8), u32le(input, 12))
+  rounds(hout)
   for (let i = 0; i < 8; i++) {
-    const w = words[i]
+    const w = hout[HSALSA_WORDS[i]]
     out[4 * i] = w; out[4 * i + 1] = w >>> 8; out[4 * i + 2] = w >>> 16; out[4 * i + 3] = w >>> 24
   }
   return out
@@ -94,51 +117,10 @@ export function subkeyOf (key: Uint8Array): Uint32Array {
  * (c0 low word, c1 high word). Writes 16 output words to `out`.
  */
 function salsaBlock (k: Uint32Array, n0: number, n1: number, c0: number, c1: number, out: Uint32Array): void {
-  const j1 = k[0]; const j2 = k[1]; const j3 = k[2]; const j4 = k[3]
-  const j11 = k[4]; const j12 = k[5]; const j13 = k[6]; const j14 = k[7]
-  let x0 = SIGMA0; let x1 = j1; let x2 = j2; let x3 = j3
-  let x4 = j4; let x5 = SIGMA1; let x6 = n0; let x7 = n1
-  let x8 = c0; let x9 = c1; let x10 = SIGMA2; let x11 = j11
-  let x12 = j12; let x13 = j13; let x14 = j14; let x15 = SIGMA3
-  let t: number
-  for (let i = 0; i < 20; i += 2) {
-    t = (x0 + x12) | 0; x4 ^= (t << 7) | (t >>> 25)
-    t = (x4 + x0) | 0; x8 ^= (t << 9) | (t >>> 23)
-    t = (x8 + x4) | 0; x12 ^= (t << 13) | (t >>> 19)
-    t = (x12 + x8) | 0; x0 ^= (t << 18) | (t >>> 14)
-    t = (x5 + x1) | 0; x9 ^= (t << 7) | (t >>> 25)
-    t = (x9 + x5) | 0; x13 ^= (t << 9) | (t >>> 23)
-    t = (x13 + x9) | 0; x1 ^= (t << 13) | (t >>> 19)
-    t = (x1 + x13) | 0; x5 ^= (t << 18) | (t >>> 14)
-    t = (x10 + x6) | 0; x14 ^= (t << 7) | (t >>> 25)
-    t = (x14 + x10) | 0; x2 ^= (t << 9) | (t >>> 23)
-    t = (x2 + x14) | 0; x6 ^= (t << 13) | (t >>> 19)
-    t = (x6 + x2) | 0; x10 ^= (t << 18) | (t >>> 14)
-    t = (x15 + x11) | 0; x3 ^= (t << 7) | (t >>> 25)
-    t = (x3 + x15) | 0; x7 ^= (t << 9) | (t >>> 23)
-    t = (x7 + x3) | 0; x11 ^= (t << 13) | (t >>> 19)
-    t = (x11 + x7) | 0; x15 ^= (t << 18) | (t >>> 14)
-    t = (x0 + x3) | 0; x1 ^= (t << 7) | (t >>> 25)
-    t = (x1 + x0) | 0; x2 ^= (t << 9) | (t >>> 23)
-    t = (x2 + x1) | 0; x3 ^= (t << 13) | (t >>> 19)
-    t = (x3 + x2) | 0; x0 ^= (t << 18) | (t >>> 14)
-    t = (x5 + x4) | 0; x6 ^= (t << 7) | (t >>> 25)
-    t = (x6 + x5) | 0; x7 ^= (t << 9) | (t >>> 23)
-    t = (x7 + x6) | 0; x4 ^= (t << 13) | (t >>> 19)
-    t = (x4 + x7) | 0; x5 ^= (t << 18) | (t >>> 14)
-    t = (x10 + x9) | 0; x11 ^= (t << 7) | (t >>> 25)
-    t = (x11 + x10) | 0; x8 ^= (t << 9) | (t >>> 23)
-    t = (x8 + x11) | 0; x9 ^= (t << 13) | (t >>> 19)
-    t = (x9 + x8) | 0; x10 ^= (t << 18) | (t >>> 14)
-    t = (x15 + x14) | 0; x12 ^= (t << 7) | (t >>> 25)
-    t = (x12 + x15) | 0; x13 ^= (t << 9) | (t >>> 23)
-    t = (x13 + x12) | 0; x14 ^= (t << 13) | (t >>> 19)
-    t = (x14 + x13) | 0; x15 ^= (t << 18) | (t >>> 14)
-  }
-  out[0] = x0 + SIGMA0; out[1] = x1 + j1; out[2] = x2 + j2; out[3] = x3 + j3
-  out[4] = x4 + j4; out[5] = x5 + SIGMA1; out[6] = x6 + n0; out[7] = x7 + n1
-  out[8] = x8 + c0; out[9] = x9 + c1; out[10] = x10 + SIGMA2; out[11] = x11 + j11
-  out[12] = x12 + j12; out[13] = x13 + j13; out[14] = x14 + j14; out[15] = x15 + SIGMA3
+  load(k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], n0, n1, c0, c1)
+  rounds(out)
+  const s = state
+  for (let i = 0; i < 16; i++) out[i] += s[i]
 }
 
 const block = new Uint32Array(16)
