@@ -393,18 +393,9 @@ export class TcpConnection {
     if ((flags & ACK) === 0) return
     if (this._state === 'SYN_RECEIVED') {
       if (seqGt(seg.ack, this.sndUna) && seqLeq(seg.ack, this.sndMax)) {
-        this.sndUna = seg.ack
-        this.sndWnd = seg.window * (1 << this.sndWscale)
-        this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd)
         this.sndWl1 = seg.seq
-        this.sndWl2 = seg.ack
-        if (this.synRetx === 0) this.rttSample(this.ctx.clock.now() - this.rttStart)
-        this.rtxTimer.cancel()
-        this.backoff = 0
-        this._state = 'ESTABLISHED'
-        this.lastProgressAt = this.ctx.clock.now()
+        this.synAcked(seg.ack, seg.window * (1 << this.sndWscale))
         this.armKeepAlive()
-        this.handedOut = true
         this.callback(() => { this.ctx.established(this) })
         if (this.isClosed()) return
       } else {
@@ -468,20 +459,11 @@ export class TcpConnection {
     this.rcvAdv = (this.rcvNxt + Math.min(this.opts.recvBuffer, 65535)) >>> 0
     this.sndWl1 = seg.seq
     if (ackOk) {
-      this.sndUna = seg.ack
-      this.sndWnd = seg.window // unscaled in a SYN-ACK
-      this.maxSndWnd = this.sndWnd
-      this.sndWl2 = seg.ack
-      if (this.synRetx === 0) this.rttSample(this.ctx.clock.now() - this.rttStart)
-      this.rtxTimer.cancel()
-      this.backoff = 0
-      this._state = 'ESTABLISHED'
-      this.lastProgressAt = this.ctx.clock.now()
+      this.synAcked(seg.ack, seg.window) // the window is unscaled in a SYN-ACK
       this.sendAck()
       this.armKeepAlive()
       const w = this._connectWaiter
       this._connectWaiter = undefined
-      this.handedOut = true
       if (w !== undefined) this.callback(() => { w.resolve(this) })
     } else {
       // Simultaneous open.
@@ -489,6 +471,20 @@ export class TcpConnection {
       this._state = 'SYN_RECEIVED'
       this.emit(this.iss, SYN | ACK, 0, 0)
     }
+  }
+
+  /** Our SYN is acknowledged by `ack` and the peer's window is `wnd`: the connection is established. */
+  private synAcked (ack: number, wnd: number): void {
+    this.sndUna = ack
+    this.sndWnd = wnd
+    this.maxSndWnd = Math.max(this.maxSndWnd, wnd)
+    this.sndWl2 = ack
+    if (this.synRetx === 0) this.rttSample(this.ctx.clock.now() - this.rttStart)
+    this.rtxTimer.cancel()
+    this.backoff = 0
+    this._state = 'ESTABLISHED'
+    this.lastProgressAt = this.ctx.clock.now()
+    this.handedOut = true
   }
 
   /** ACK processing in synchronized states; false means drop the rest of the segment. */
