@@ -64,25 +64,23 @@ export class Pathfinder {
   sweep (now: number): void {
     for (const [k, p] of this.paths) if (p.expiresAt <= now) this.paths.delete(k)
     for (const [k, ru] of this.rumors) {
-      if (ru.expiresAt <= now) {
-        this.r.stats.lookupBufferExpired += ru.packets.length
-        this.rumors.delete(k)
-      } else if (ru.packets.length > 0 && now - ru.createdAt < RUMOR_RETRY_MS && now - ru.sendTime >= this.r.opts.pathThrottleMs * 0.9) { // (ticks jitter)
-        // Packets still wait: look again now rather than when the sender's next retry comes (1 s, 2 s, 4 s…).
-        // A lookup right after start is often lost while bloom filters spread; ironwood only retries on new traffic.
-        ru.sendTime = now
-        this.sendLookup(ru.packets[0].destBytes)
-      }
+      if (ru.expiresAt > now) continue
+      this.r.stats.lookupBufferExpired += ru.packets.length
+      this.rumors.delete(k)
     }
+    // Packets still wait: look again now rather than when the sender's next retry comes (1 s, 2 s, 4 s…).
+    // A lookup right after start is often lost while bloom filters spread; ironwood only retries on new traffic.
+    this.retryWaiting(now, this.r.opts.pathThrottleMs * 0.9) // (ticks jitter)
   }
 
   /**
-   * Between ticks (Router.soon, after the tree or a filter changed): repeat the lookups that still have packets
-   * waiting and were last sent at least an early-pass delay ago, within their first RUMOR_RETRY_MS.
+   * Repeats the lookups that still have packets waiting, within their first RUMOR_RETRY_MS, if the last one went
+   * out at least `minGapMs` ago: on each tick, and between ticks after the tree or a filter changed
+   * (Router.soon, with the early-pass delay as the gap).
    */
-  retryWaiting (now: number): void {
+  retryWaiting (now: number, minGapMs: number): void {
     for (const ru of this.rumors.values()) {
-      if (ru.packets.length === 0 || now - ru.createdAt >= RUMOR_RETRY_MS || now - ru.sendTime < this.r.opts.earlyPassMs) continue
+      if (ru.packets.length === 0 || now - ru.createdAt >= RUMOR_RETRY_MS || now - ru.sendTime < minGapMs) continue
       ru.sendTime = now
       this.sendLookup(ru.packets[0].destBytes)
     }

@@ -630,7 +630,7 @@ export class Router {
       this.tree.maintainEarly()
       this.tree.sendAnnounces(true)
       this.blooms.maintainEarly()
-      this.pf.retryWaiting(this.clock.now())
+      this.pf.retryWaiting(this.clock.now(), this.opts.earlyPassMs)
     }, this.opts.earlyPassMs)
   }
 
