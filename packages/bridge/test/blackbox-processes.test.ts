@@ -13,7 +13,6 @@
 //   E  Peers [L]; tcp_port 7001 (the others 7000, case 43); request_timeout_secs 3 (case 42).
 //
 // Config cases 4, 5, 45 start their own short-lived processes. 46–48 are skipped with the reason printed.
-import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { addressStringForKey, peerIdToBytes } from '@axl/core'
 import {
@@ -549,23 +548,4 @@ describe('§8 config cases against real axl-node processes', () => {
   })
 })
 
-describe('§8 Python client cases (46–48)', () => {
-  const missing = (modules: string[]): string[] => modules.filter(m => {
-    try { execFileSync('/usr/bin/python3', ['-c', `import ${m}`], { stdio: 'ignore', timeout: 10_000 }); return false } catch { return true }
-  })
-  const CASES: Array<[string, string[]]> = [
-    ['46: client.py recv / tensor', ['requests', 'msgpack', 'torch']],
-    ['47: a2a_client.py against a stub A2A server', ['httpx']],
-    ['48: the real mcp_router.py with a JSON-mode stub MCP server', ['aiohttp']]
-  ]
-  for (const [name, modules] of CASES) {
-    it(name, (ctx) => {
-      const absent = missing(modules)
-      const reason = absent.length > 0
-        ? `/usr/bin/python3 lacks ${absent.join(', ')} (apt-get install ${absent.map(m => `python3-${m}`).join(' ')})`
-        : 'AXL\'s Python clients are not vendored in this repository'
-      console.log(`skipping §8 case ${name.split(':')[0]} against processes: ${reason}`)
-      ctx.skip()
-    })
-  }
-})
+// §8 cases 46–48 (AXL's Python clients) are in python-clients.test.ts, with the reason they are skipped here.
