@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { identityFromYggdrasilHex, isPeerId, type OverflowPolicy, type PeerId } from '@axl/core'
+import { parseLinkUri, type ParsedLinkUri } from '@axl/transport-ygg'
 import { ConfigFileError, HjsonSyntaxError } from './errors.js'
 import { parseHjson, type HjsonValue } from './hjson.js'
 
@@ -157,8 +158,11 @@ export const DEFAULT_CONFIG: Readonly<Omit<NodeConfig, 'warnings' | 'path' | 'pr
 /** Yggdrasil keys that parse but that AXL (and we) ignore. */
 const IGNORED_YGG_KEYS = ['InterfacePeers', 'MulticastInterfaces', 'AdminListen', 'NodeInfo', 'NodeInfoPrivacy', 'IfName', 'IfMTU', 'LogLookups']
 
-/** The message for Yggdrasil's own link types. */
-export const UNSUPPORTED_LINK_MESSAGE = "Yggdrasil's own link types are not supported yet; use tcp:// or ws://"
+/** The message for Yggdrasil link types this node cannot speak. */
+export const UNSUPPORTED_LINK_MESSAGE = 'this link type is not supported (QUIC and SOCKS are not implemented); use tls://, tcp://, ws://, wss:// or unix://'
+
+/** Link schemes a config may use: Yggdrasil's, and our Noise links between TS nodes. */
+const LINK_SCHEMES = ['tcp', 'tls', 'ws', 'wss', 'unix', 'noise+tcp', 'noise+ws', 'noise+wss']
 
 type Setter = (cfg: NodeConfig, v: HjsonValue, key: string, opts: ParseConfigOptions) => void
 
@@ -214,17 +218,30 @@ function peerIds (v: HjsonValue, key: string): PeerId[] {
   })
 }
 
-/** Checks a peering URI (tcp:// or ws:// / wss://); refuses Yggdrasil's own link types with a clear message. */
+/**
+ * Checks a peering or listen URI: Yggdrasil's link types as yggdrasil-go reads them (`tcp://`, `tls://`,
+ * `ws://`, `wss://`, `unix://`, with `key=`, `priority=`, `password=`, `maxbackoff=`, `sni=`), or our Noise links
+ * (`noise+tcp://`…); QUIC and SOCKS are refused with a clear message.
+ */
 export function checkLinkUri (uri: string, key: string): string {
   const t = uri.trim()
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(t)?.[1]?.toLowerCase()
-  if (scheme === undefined) throw fail(key, `${JSON.stringify(uri)} is not a URI (expected e.g. tcp://1.2.3.4:9001)`)
-  if (['tls', 'quic', 'unix', 'socks', 'sockstls'].includes(scheme)) throw fail(key, `${JSON.stringify(uri)}: ${UNSUPPORTED_LINK_MESSAGE}`)
-  if (scheme !== 'tcp' && scheme !== 'ws' && scheme !== 'wss') throw fail(key, `${JSON.stringify(uri)}: unsupported link type "${scheme}://"; use tcp:// or ws://`)
-  let u: URL
-  try { u = new URL(t) } catch { throw fail(key, `${JSON.stringify(uri)} is not a valid URI`) }
+  if (scheme === undefined) throw fail(key, `${JSON.stringify(uri)} is not a URI (expected e.g. tls://1.2.3.4:9001)`)
+  if (['quic', 'socks', 'sockstls'].includes(scheme)) throw fail(key, `${JSON.stringify(uri)}: ${UNSUPPORTED_LINK_MESSAGE}`)
+  if (!LINK_SCHEMES.includes(scheme)) throw fail(key, `${JSON.stringify(uri)}: unsupported link type "${scheme}://"; use ${LINK_SCHEMES.map(s => `${s}://`).join(', ')}`)
+  let parsed: ParsedLinkUri
+  try {
+    parsed = parseLinkUri(t)
+  } catch (err) {
+    throw fail(key, (err as Error).message)
+  }
+  const u = parsed.url
+  if (scheme === 'unix') {
+    if (u.pathname === '' || u.pathname === '/') throw fail(key, `${JSON.stringify(uri)} has no socket path (expected e.g. unix:///run/axl.sock)`)
+    return t
+  }
   if (u.hostname === '') throw fail(key, `${JSON.stringify(uri)} has no host`)
-  if (scheme === 'tcp' && u.port === '') throw fail(key, `${JSON.stringify(uri)} has no port (expected e.g. tcp://1.2.3.4:9001)`)
+  if (!u.protocol.startsWith('ws') && u.port === '') throw fail(key, `${JSON.stringify(uri)} has no port (expected e.g. ${scheme}://1.2.3.4:9001)`)
   return t
 }
 

@@ -7,7 +7,7 @@ import { ygg, type YggOptions } from '@axl/transport-ygg'
 
 /** What a transport provider learns from the config. */
 export interface TransportSettings {
-  /** Outbound peer URIs (tcp:// ws://). */
+  /** Outbound peer URIs (tls:// tcp:// ws:// wss:// unix://, or noise+tcp:// between TS nodes). */
   peers: string[]
   /** Listen URIs. */
   listen: string[]

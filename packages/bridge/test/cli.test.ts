@@ -90,10 +90,10 @@ describe('axl-node CLI', () => {
     expect(r.err).toMatch(/PrivateKeyPath: .*bad\.pem/)
   })
 
-  it('tls:// peers are refused with a clear message', async () => {
-    const r = await run(['-config', 'c.json'], await dir({ 'c.json': '{"Peers":["tls://34.46.48.224:9001"]}' }))
+  it('quic:// peers are refused with a clear message (tls:// is accepted: see go-interop.test.ts)', async () => {
+    const r = await run(['-config', 'c.json'], await dir({ 'c.json': '{"Peers":["quic://127.0.0.1:9001"]}' }))
     expect(r.code).toBe(1)
-    expect(r.err).toContain("Yggdrasil's own link types are not supported yet; use tcp:// or ws://")
+    expect(r.err).toContain('this link type is not supported (QUIC and SOCKS are not implemented)')
   })
 
   it('44 + 1: starts on the configured api_port with the PEM identity, logs like AXL, stops cleanly on SIGTERM', async () => {

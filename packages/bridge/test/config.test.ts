@@ -83,12 +83,19 @@ describe('parseConfig', () => {
     }
   })
 
-  it('refuses Yggdrasil\'s own link types with a clear message; unknown schemes too', () => {
-    for (const uri of ['tls://34.46.48.224:9001', 'quic://1.2.3.4:9001', 'unix:///tmp/s', 'socks://proxy:1080/1.2.3.4:9001']) {
+  it('takes Yggdrasil\'s link types and options as yggdrasil-go reads them; refuses QUIC, SOCKS and unknown schemes', () => {
+    const ok = ['tls://34.46.48.224:9001', 'tcp://[::1]:9001?key=' + 'ab'.repeat(32) + '&priority=3&password=secret&maxbackoff=30s',
+      'ws://host/ygg', 'wss://host:443/ygg', 'unix:///tmp/s', 'tls://host:9001?sni=example.org', 'noise+tcp://127.0.0.1:9001']
+    expect(parseConfig(JSON.stringify({ Peers: ok, Listen: ['tls://[::]:9001', 'unix:///tmp/l'] })).peers).toEqual(ok)
+    for (const uri of ['quic://1.2.3.4:9001', 'socks://proxy:1080/1.2.3.4:9001', 'sockstls://proxy:1080/1.2.3.4:9001']) {
       const e = configError(JSON.stringify({ Peers: [uri] }))
       expect(e.message).toContain(UNSUPPORTED_LINK_MESSAGE)
       expect(e.key).toBe('Peers[0]')
     }
+    expect(configError('{"Peers": ["tls://1.2.3.4:9001?priority=256"]}').message).toMatch(/priority must be 0\.\.255/)
+    expect(configError(`{"Peers": ["tls://1.2.3.4:9001?password=${'x'.repeat(65)}"]}`).message).toMatch(/at most 64/)
+    expect(configError('{"Peers": ["tls://1.2.3.4:9001?key=zz"]}').message).toMatch(/key= .*64 hex/)
+    expect(configError('{"Peers": ["unix://"]}').message).toMatch(/socket path/)
     expect(configError('{"Listen": ["http://x:1"]}').message).toMatch(/unsupported link type "http:\/\/"/)
     expect(configError('{"Peers": ["tcp://1.2.3.4"]}').message).toMatch(/no port/)
   })

@@ -7,6 +7,7 @@
  * Wire body (ygg-protocol §1.6): `flags0[16] ‖ flags1[16] ‖ 8 bytes big-endian per remaining word`,
  * where bit `0x80 >> (i % 8)` of flags byte `i / 8` marks word i all-zero (flags0) or all-ones (flags1).
  */
+import { keyForSubnet, subnetForKey } from '@axl/core'
 import { WireError } from './errors.js'
 import { baseHashWords } from './murmur3.js'
 import { FrameType, frameHeaderSize, writeFrameHeader } from './wire.js'
@@ -27,6 +28,13 @@ export type KeyTransform = (key: Uint8Array) => Uint8Array
 
 /** Ironwood's default transform: the key itself. */
 export const identityTransform: KeyTransform = (key) => key
+
+/**
+ * Yggdrasil's transform (`core.go`: `address.SubnetForKey(key).GetKey()`): the partial key recoverable from
+ * the key's /64 subnet, so that a lookup for an IPv6 address finds the node. Every node of one network must
+ * use the same transform: yggdrasil-go and Go AXL use this one.
+ */
+export const yggdrasilTransform: KeyTransform = (key) => keyForSubnet(subnetForKey(key))
 
 const hashScratch = new Uint32Array(8)
 

@@ -86,7 +86,7 @@ export interface RouterOptions extends Partial<RouterTimings> {
   maxFrameSize?: number
   /** Byte cap of each link's droppable-frame queue; default maxFrameSize. */
   queueBytes?: number
-  /** Key transform for bloom filters and lookups; default identity (yggdrasil uses SubnetForKey().GetKey()). */
+  /** Key transform for bloom filters and lookups; default identity, as ironwood (`ygg()` sets `yggdrasilTransform`, as yggdrasil-go does). */
   bloomTransform?: KeyTransform
   /** Unix time in seconds (PathNotify seq); default derived from the clock and Date.now() at construction. */
   unixSeconds?: () => number

@@ -1,5 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { WebSocket as NodeWebSocket } from 'ws'
 import { AbortError, ConfigError, TimeoutError } from '@axl/core'
@@ -18,6 +20,16 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map(async l => { await l.stop() }))
   for (const c of cleanups.splice(0)) await c()
 })
+
+/** A fresh unix socket path under the OS temp dir (removed by the listener when it closes). */
+function tmpSocketPath (): string {
+  return join(tmpdir(), `axl-links-${process.pid}-${randomBytes(4).toString('hex')}.sock`)
+}
+
+/** The `ws` package client that accepts any server certificate (a wss listener's self-signed one). */
+const InsecureWs = class extends NodeWebSocket {
+  constructor (url: string, protocols?: string | string[]) { super(url, protocols, { rejectUnauthorized: false }) }
+} as unknown as WebSocketConstructor
 
 type TestNode = { links: Links, conns: ConnQueue, id: ReturnType<typeof makeIdentity>, errors: Array<{ err: Error, uri: string, inbound: boolean }>, nextError: (ms?: number) => Promise<{ err: Error, uri: string, inbound: boolean }> }
 
@@ -54,13 +66,19 @@ describe('links: handshake and bytes both ways', () => {
     ['tcp (ipv6)', 'tcp://[::1]:0'],
     ['ws (default client)', 'ws://127.0.0.1:0/axl'],
     ['ws (ws package client)', 'ws://127.0.0.1:0/axl', { linkTypes: [wsLinkType({ WebSocket: NodeWebSocket as unknown as WebSocketConstructor })] }],
-    ['memory', 'memory://']
+    ['memory', 'memory://'],
+    ['tls', 'tls://127.0.0.1:0'],
+    ['unix', 'unix://'],
+    ['wss (ws package client, self-signed certificate accepted)', 'wss://127.0.0.1:0/axl', { linkTypes: [wsLinkType({ WebSocket: InsecureWs })] }],
+    ['noise+tcp', 'noise+tcp://127.0.0.1:0'],
+    ['noise+ws', 'noise+ws://127.0.0.1:0/axl'],
+    ['noise+memory', 'noise+memory://']
   ]
   for (const [name, listenUri, opts] of cases) {
     it(name, async () => {
       const a = node()
       const b = node(opts)
-      const bound = await a.links.listen(listenUri)
+      const bound = await a.links.listen(listenUri === 'unix://' ? `unix://${tmpSocketPath()}` : listenUri)
       expect(bound).not.toMatch(/:0(\/|$)/)
       b.links.addPeer(`${bound}?key=${hex(a.id.publicKey)}`)
       const [ca, cb] = await Promise.all([a.conns.next(), b.conns.next()])
@@ -145,13 +163,13 @@ describe('links: authentication and refusals', () => {
     expect(a.links.stats.refused).toBe(1)
   })
 
-  it('a wrong expected key fails the dialler with a typed error, and the listener closes too', async () => {
+  it('noise: a wrong expected key fails the dialler with a typed error, and the listener closes too', async () => {
     const a = node()
     const b = node()
     const listenerFailed = within<Error>(5000, 'listener handshake failure', resolve => {
       const la = new Links({ identity: a.id, onConn: a.conns.push, onLinkError: (err) => { resolve(err) } })
       running.push(la)
-      void la.listen('tcp://127.0.0.1:0').then(async bound => {
+      void la.listen('noise+tcp://127.0.0.1:0').then(async bound => {
         const wrong = makeIdentity().publicKey
         const err = await b.links.dial(`${bound}?key=${hex(wrong)}`).catch((e: Error) => e)
         expect(err).toBeInstanceOf(UnexpectedPeerKeyError)
@@ -386,8 +404,13 @@ describe('links: options and cancellation', () => {
     const a = node()
     expect(() => { a.links.addPeer('not a uri') }).toThrow(ConfigError)
     expect(() => { a.links.addPeer('tcp://127.0.0.1:1?key=zz') }).toThrow(ConfigError)
-    const mismatched = node({ identity: { seed: id.seed, publicKey: makeIdentity().publicKey } })
-    await expect(mismatched.links.listen('memory://')).rejects.toThrow(ConfigError)
+    expect(() => new Links({ identity: { seed: id.seed, publicKey: makeIdentity().publicKey }, onConn: () => {} })).toThrow(ConfigError)
+    expect(() => { a.links.addPeer('tcp://127.0.0.1:1?priority=256') }).toThrow(/priority/)
+    expect(() => { a.links.addPeer('tcp://127.0.0.1:1?priority=-1') }).toThrow(/priority/)
+    expect(() => { a.links.addPeer(`tcp://127.0.0.1:1?password=${'x'.repeat(65)}`) }).toThrow(/at most 64/)
+    expect(() => { a.links.addPeer('noise+tcp://127.0.0.1:1?password=x') }).toThrow(/Yggdrasil links only/)
+    expect(() => { a.links.addPeer('tcp://127.0.0.1:1?maxbackoff=soon') }).toThrow(/maxbackoff/)
+    await expect(a.links.listen(`tcp://127.0.0.1:0?key=${hex(id.publicKey)}`)).rejects.toThrow(/listen URI/)
   })
 
   it('dial() honours its AbortSignal during the handshake, and removePeer cancels redials', async () => {

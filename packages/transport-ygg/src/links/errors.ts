@@ -13,12 +13,25 @@ export class LinkDialError extends AxlError {
   }
 }
 
-/** The Noise handshake failed (bad bytes, closed early, unsupported identity key). */
+/** The link handshake (Yggdrasil `meta` or Noise) failed: bad bytes, closed early, unsupported identity key. */
 export class HandshakeError extends AxlError {
-  constructor (message: string, options?: { cause?: unknown }) { super('ERR_HANDSHAKE', message, options) }
+  constructor (message: string, options?: { cause?: unknown, code?: string }) { super(options?.code ?? 'ERR_HANDSHAKE', message, options) }
 }
 
-/** The remote authenticated with a different key than the one expected (`?key=` or `expectedKey`). */
+/** The remote's `meta` signature does not verify with our link password: the two sides use different passwords. */
+export class IncorrectPasswordError extends HandshakeError {
+  constructor (message: string) { super(message, { code: 'ERR_LINK_PASSWORD' }) }
+}
+
+/** The remote speaks another Yggdrasil protocol version (we speak 0.5). */
+export class IncompatibleVersionError extends HandshakeError {
+  constructor (message: string) { super(message, { code: 'ERR_LINK_VERSION' }) }
+}
+
+/**
+ * The remote authenticated with a different key than the one expected (`?key=` pinning), or, on a `tls://`
+ * link, its TLS certificate holds another key than its `meta` handshake (a relayed handshake).
+ */
 export class UnexpectedPeerKeyError extends AxlError {
   /** The expected key, lowercase hex. */
   readonly expected: string

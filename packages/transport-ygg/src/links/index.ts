@@ -1,14 +1,25 @@
 /**
- * The link layer: tcp/ws/memory (and custom) byte streams secured with Noise XX, delivered as PeerConns.
+ * The link layer: tcp/tls/ws/wss/unix/memory (and custom) byte streams, authenticated by Yggdrasil's `meta`
+ * handshake (the real network) or, under `noise+<scheme>://`, secured with Noise XX; delivered as PeerConns.
  */
 import '../polyfill.js'
 export type { RawDuplex, LinkListener, LinkType, DialOptions } from './link-type.js'
-export { LinkDialError, HandshakeError, UnexpectedPeerKeyError, LinkRefusedError } from './errors.js'
+export { LinkDialError, HandshakeError, IncorrectPasswordError, IncompatibleVersionError, UnexpectedPeerKeyError, LinkRefusedError } from './errors.js'
 export { tcpLinkType, TcpDuplex } from './tcp.js'
-export { wsLinkType } from './ws.js'
+export { tlsLinkType } from './tls.js'
+export type { TlsLinkTypeOptions } from './tls.js'
+export { selfSignedCertificate, certificateEd25519Key } from './certificate.js'
+export type { TlsCredentials } from './certificate.js'
+export { unixLinkType } from './unix.js'
+export { wsLinkType, YGG_WS_SUBPROTOCOL } from './ws.js'
 export type { WsLinkTypeOptions, WebSocketConstructor, BrowserWebSocketLike } from './ws.js'
 export { memoryLinkType, MemoryRegistry, defaultMemoryRegistry } from './memory.js'
+export { encodeMeta, decodeMeta, metaBodyLength, metaDigest, META_SIZE, META_HEADER_SIZE, META_VERSION_MAJOR, META_VERSION_MINOR, MAX_LINK_PASSWORD_BYTES } from './meta.js'
+export type { LinkMeta } from './meta.js'
+export { MetaSecurer, MetaPeerConn, META_HANDSHAKE_TIMEOUT_MS } from './meta-link.js'
+export type { MetaSecurerOptions } from './meta-link.js'
 export { NoiseSecurer, NoisePeerConn } from './noise-link.js'
-export type { LinkIdentity, LinkByteCounters, NoiseSecurerOptions, SecureOptions } from './noise-link.js'
-export { Links } from './links.js'
-export type { LinksOptions, LinkInfo, LinksStats, BackoffOptions } from './links.js'
+export type { NoiseSecurerOptions } from './noise-link.js'
+export type { LinkIdentity, LinkByteCounters, LinkConn, LinkSecurer, SecureOptions } from './secured-link.js'
+export { Links, parseLinkUri, parseDuration, NOISE_SCHEME_PREFIX } from './links.js'
+export type { LinksOptions, LinkInfo, LinksStats, BackoffOptions, LinkKind, ParsedLinkUri } from './links.js'

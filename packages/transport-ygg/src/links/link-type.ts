@@ -1,7 +1,8 @@
 /**
  * The link-type contract: how a transport (tcp, ws, memory, or your own) carries raw bytes between two nodes.
- * A link type only moves bytes; the Noise XX handshake, key checks, deadlines and redials are done above it
- * (`noise-link.ts`, `links.ts`), so a new transport is ~50 lines.
+ * A link type only moves bytes; the link handshake (Yggdrasil `meta`, or Noise XX under `noise+<scheme>://`),
+ * key checks, deadlines and redials are done above it (`meta-link.ts`, `noise-link.ts`, `links.ts`), so a new
+ * transport is ~50 lines.
  *
  * Example: a link type that reuses the in-process memory transport under its own scheme.
  * ```ts
@@ -43,6 +44,12 @@ export interface RawDuplex {
   resume? (): void
   /** Human-readable URI of the remote end, e.g. `tcp://127.0.0.1:53122` (used for inbound links). */
   readonly remoteUri?: string
+  /**
+   * TLS link types only: the ed25519 public key in the remote's certificate, or null when its certificate
+   * holds another kind of key (or none). Undefined when the duplex runs no TLS. An outbound Yggdrasil link
+   * requires it to equal the key of the `meta` handshake.
+   */
+  readonly certificateKey?: Uint8Array | null
   /** Set by the consumer: received bytes (arbitrary chunk boundaries); each chunk is handed over (see above). */
   onData: (data: Uint8Array) => void
   /** Set by the consumer: the duplex can take more after a `write()` returned false. */
@@ -77,3 +84,36 @@ export interface LinkType {
 
 /** A no-op handler used as the initial value of RawDuplex callbacks. */
 export function noop (): void {}
+
+/** Bytes a duplex holds for a consumer that has not set `onData` yet. */
+const MAX_EARLY_BYTES = 1024 * 1024
+
+/**
+ * For RawDuplex implementations: holds bytes that arrive before the consumer has set `onData`. A WebSocket's
+ * `open` (or a TLS socket's `secureConnect`) and its first data can come in one tick, before the dialler's
+ * promise continuation runs, and both ends of a Yggdrasil link speak first.
+ */
+export class DataInlet {
+  /** The consumer's handler (noop until set). */
+  handler: (data: Uint8Array) => void = noop
+  private early: Uint8Array[] = []
+  private earlyBytes = 0
+
+  /** Set the consumer; what arrived before is handed over at once, in order. */
+  set (fn: (data: Uint8Array) => void): void {
+    this.handler = fn
+    if (fn === noop || this.early.length === 0) return
+    const e = this.early
+    this.early = []
+    this.earlyBytes = 0
+    for (const c of e) this.handler(c)
+  }
+
+  /** Deliver or hold a message; false when too much is held. */
+  push (data: Uint8Array): boolean {
+    if (this.handler !== noop) { this.handler(data); return true }
+    this.early.push(data)
+    this.earlyBytes += data.byteLength
+    return this.earlyBytes <= MAX_EARLY_BYTES
+  }
+}

@@ -1,18 +1,117 @@
 /**
  * Links manager: listens on link URIs, dials configured peers (and redials them with capped exponential
- * backoff with jitter), secures every link with Noise XX and hands each authenticated link to the network
- * layer as a PeerConn (`onConn`). Several links to one key are allowed; the router shares one port per key.
+ * backoff with jitter), runs each link's handshake and hands each authenticated link to the network layer as a
+ * PeerConn (`onConn`). Several links to one key are allowed; the router shares one port per key.
+ *
+ * URI schemes mean what they mean in Yggdrasil: `tcp://`, `tls://`, `ws://`, `wss://`, `unix://` (and
+ * `memory://`, or a custom link type's scheme) run Yggdrasil's `meta` handshake and then carry ironwood frames
+ * as they are — the links of the real network, interoperable with yggdrasil-go and Go AXL. The same carriers
+ * prefixed `noise+` (`noise+tcp://`, `noise+ws://`, `noise+memory://`…) run Noise XX instead: mutually
+ * authenticated, encrypted links that only TS nodes speak.
+ *
+ * Link options in the query, as yggdrasil-go reads them: `key=<hex>` (pinned remote key; repeatable),
+ * `priority=0..255`, `password=` (at most 64 bytes; Yggdrasil links only), `maxbackoff=` (a duration such as
+ * `30s`, `5m`: cap of the redial backoff of that peer). Other query parameters (e.g. `sni=`) go to the link type.
  */
 import '../polyfill.js'
 import { AbortError, ConfigError, TimeoutError } from '@axl/core'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
-import type { PeerConn } from '../peer-conn.js'
-import { LinkRefusedError } from './errors.js'
+import { defaultLogger } from '@libp2p/logger'
+import { bytesEqual, toHex } from './bytes.js'
+import { LinkRefusedError, UnexpectedPeerKeyError } from './errors.js'
 import type { LinkListener, LinkType, RawDuplex } from './link-type.js'
 import { memoryLinkType } from './memory.js'
-import { NoiseSecurer, bytesEqual, toHex, type LinkByteCounters, type LinkIdentity, type NoisePeerConn } from './noise-link.js'
+import { MAX_LINK_PASSWORD_BYTES } from './meta.js'
+import { MetaSecurer } from './meta-link.js'
+import { NoiseSecurer } from './noise-link.js'
+import type { LinkByteCounters, LinkConn, LinkIdentity, LinkSecurer } from './secured-link.js'
 import { tcpLinkType } from './tcp.js'
+import { tlsLinkType } from './tls.js'
+import { unixLinkType } from './unix.js'
 import { wsLinkType } from './ws.js'
+
+const log = defaultLogger().forComponent('axl:links')
+
+/** Scheme prefix that selects Noise XX links over a carrier, e.g. `noise+tcp://`. */
+export const NOISE_SCHEME_PREFIX = 'noise+'
+
+/** Which handshake a link runs: Yggdrasil's `meta` (the real network) or Noise XX (TS nodes only). */
+export type LinkKind = 'yggdrasil' | 'noise'
+
+/** A link URI taken apart (see `parseLinkUri`). */
+export interface ParsedLinkUri {
+  /** The handshake the scheme selects. */
+  kind: LinkKind
+  /** The carrier URL given to the link type: `noise+` and the link options removed. */
+  url: URL
+  /** Pinned remote keys (`key=`, repeatable); empty when none. */
+  keys: Uint8Array[]
+  /** `priority=` (default 0). */
+  priority: number
+  /** `password=` as bytes, when set. */
+  password?: Uint8Array
+  /** `maxbackoff=` in ms, when set. */
+  maxBackoffMs?: number
+}
+
+const LINK_OPTIONS = ['key', 'priority', 'password', 'maxbackoff']
+
+/** Parses a Go duration such as `30s`, `1m30s`, `1.5h`, `250ms` into ms; undefined when it is not one. */
+export function parseDuration (s: string): number | undefined {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y
+  let total = 0
+  let i = 0
+  if (s === '') return undefined
+  while (i < s.length) {
+    re.lastIndex = i
+    const m = re.exec(s)
+    if (m === null) return undefined
+    total += Number(m[1]) * units[m[2]]
+    i = re.lastIndex
+  }
+  return total
+}
+
+/**
+ * Parse a link URI: the handshake its scheme selects, its link options, and the carrier URL for the link type.
+ * Throws ConfigError on a malformed URI or option (messages name the URI).
+ */
+export function parseLinkUri (uri: string): ParsedLinkUri {
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    throw new ConfigError(`invalid link URI: ${uri}`)
+  }
+  let kind: LinkKind = 'yggdrasil'
+  const scheme = url.protocol.slice(0, -1).toLowerCase()
+  if (scheme.startsWith(NOISE_SCHEME_PREFIX)) {
+    kind = 'noise'
+    const rest = uri.slice(uri.indexOf(':'))
+    url = new URL(scheme.slice(NOISE_SCHEME_PREFIX.length) + rest)
+  }
+  const q = url.searchParams
+  const keys = q.getAll('key').map(k => parseKey(k, `key= in ${uri}`))
+  const prioParam = q.get('priority')
+  const priority = prioParam === null || prioParam === '' ? 0 : Number(prioParam)
+  if (!/^\d*$/.test(prioParam ?? '') || !Number.isInteger(priority) || priority < 0 || priority > 255) throw new ConfigError(`priority must be 0..255 in ${uri}`)
+  const pw = q.get('password')
+  let password: Uint8Array | undefined
+  if (pw !== null && pw !== '') {
+    password = new TextEncoder().encode(pw)
+    if (password.byteLength > MAX_LINK_PASSWORD_BYTES) throw new ConfigError(`password= in ${uri} is ${password.byteLength} bytes; at most ${MAX_LINK_PASSWORD_BYTES}`)
+    if (kind === 'noise') throw new ConfigError(`password= applies to Yggdrasil links only, not ${uri}`)
+  }
+  const mb = q.get('maxbackoff')
+  let maxBackoffMs: number | undefined
+  if (mb !== null && mb !== '') {
+    maxBackoffMs = parseDuration(mb)
+    if (maxBackoffMs === undefined || maxBackoffMs < 1000) throw new ConfigError(`maxbackoff= in ${uri} must be a duration of at least 1s, e.g. 30s or 5m`)
+  }
+  for (const o of LINK_OPTIONS) q.delete(o)
+  return { kind, url, keys, priority, ...(password !== undefined ? { password } : {}), ...(maxBackoffMs !== undefined ? { maxBackoffMs } : {}) }
+}
 
 /** Redial backoff of configured peers: wait `min(maxMs, initialMs·2^n)·(1 − jitter·random)` after the n-th failure. */
 export interface BackoffOptions {
@@ -29,14 +128,14 @@ export interface LinksOptions {
   /** Our ed25519 identity (32-byte seed + 32-byte public key). */
   identity: LinkIdentity
   /** Called with every authenticated link (inbound and outbound). */
-  onConn: (conn: PeerConn) => void
+  onConn: (conn: LinkConn) => void
   /** Timer source (default `systemClock()`). */
   clock?: Clock
-  /** Extra link types; they are added to the defaults (tcp, ws, memory) and replace a default of the same scheme. */
+  /** Extra link types; they are added to the defaults (tcp, tls, ws, wss, unix, memory) and replace a default of the same scheme. */
   linkTypes?: LinkType[]
   /** When set, inbound links from other keys are closed right after the handshake (32-byte keys or 64-char hex). */
   allowedPublicKeys?: Array<Uint8Array | string>
-  /** Noise handshake deadline in ms, both directions (default 10 000). */
+  /** Link handshake deadline in ms, both directions (default 6 000 for Yggdrasil links, as yggdrasil-go; 10 000 for Noise links). */
   handshakeTimeoutMs?: number
   /** Deadline for opening the raw connection of an outbound link, in ms (default: handshakeTimeoutMs). */
   dialTimeoutMs?: number
@@ -72,13 +171,13 @@ export interface LinkInfo {
 export interface LinksStats extends LinkByteCounters {
   /** Outbound dial attempts. */
   dials: number
-  /** Outbound attempts that failed before a link was up (connect, handshake or refusal). */
+  /** Outbound attempts that failed before a link was up (connect, handshake, pinned key or refusal). */
   dialFailures: number
   /** Inbound raw connections accepted by listeners. */
   inbound: number
-  /** Noise handshakes that succeeded. */
+  /** Link handshakes that succeeded. */
   handshakesOk: number
-  /** Noise handshakes that failed (including deadlines). */
+  /** Link handshakes that failed (including deadlines). */
   handshakesFailed: number
   /** Of which: handshake deadlines. */
   handshakeTimeouts: number
@@ -90,11 +189,9 @@ export interface LinksStats extends LinkByteCounters {
 
 interface ConfiguredPeer {
   uri: string
-  url: URL
-  expectedKey?: Uint8Array
-  priority: number
+  link: ParsedLinkUri
   attempt: number
-  conn?: NoisePeerConn
+  conn?: LinkConn
   timer?: TimerHandle
   dialing?: AbortController
   lastError?: string
@@ -113,7 +210,7 @@ function parseKey (k: Uint8Array | string, what: string): Uint8Array {
   return out
 }
 
-/** Manages the links of one node: listeners, configured peers with redial, and Noise-secured PeerConns. */
+/** Manages the links of one node: listeners, configured peers with redial, and authenticated PeerConns. */
 export class Links {
   /** Counters (live object). */
   readonly stats: LinksStats = { dials: 0, dialFailures: 0, inbound: 0, handshakesOk: 0, handshakesFailed: 0, handshakeTimeouts: 0, refused: 0, linksUp: 0, bytesIn: 0, bytesOut: 0 }
@@ -122,10 +219,11 @@ export class Links {
   private readonly types = new Map<string, LinkType>()
   private readonly allowed: Uint8Array[] | undefined
   private readonly selfKey: Uint8Array
-  private readonly ready: Promise<NoiseSecurer>
+  private noise: Promise<NoiseSecurer> | undefined
+  private readonly meta: MetaSecurer
   private readonly listeners = new Set<LinkListener>()
   private readonly configured = new Map<string, ConfiguredPeer>()
-  private readonly conns = new Set<NoisePeerConn>()
+  private readonly conns = new Set<LinkConn>()
   private readonly adhocDials = new Set<AbortController>()
   /** Every raw duplex not yet closed, with a promise of its close. */
   private readonly raws = new Map<RawDuplex, Promise<void>>()
@@ -141,33 +239,45 @@ export class Links {
     if (!(this.backoff.initialMs > 0) || !(this.backoff.maxMs >= this.backoff.initialMs) || !(this.backoff.jitter >= 0 && this.backoff.jitter <= 1)) {
       throw new ConfigError('backoff needs 0 < initialMs <= maxMs and 0 <= jitter <= 1')
     }
-    for (const t of [tcpLinkType(), wsLinkType(), memoryLinkType(), ...(opts.linkTypes ?? [])]) {
+    const identity = opts.identity
+    for (const t of [tcpLinkType(), tlsLinkType({ identity }), unixLinkType(), wsLinkType({ identity }), memoryLinkType(), ...(opts.linkTypes ?? [])]) {
       for (const s of t.schemes) this.types.set(s.toLowerCase().replace(/:$/, ''), t)
     }
     this.allowed = opts.allowedPublicKeys?.map((k, i) => parseKey(k, `allowedPublicKeys[${i}]`))
     this.selfKey = parseKey(opts.identity.publicKey, 'identity.publicKey')
-    this.ready = NoiseSecurer.create(opts.identity, { clock: this.clock, handshakeTimeoutMs: opts.handshakeTimeoutMs, closeTimeoutMs: opts.closeTimeoutMs })
-    this.ready.catch(() => {}) // reported by listen()/dial(); addPeer records it as lastError
+    if (opts.identity.seed?.byteLength !== 32) throw new ConfigError('identity.seed must be 32 bytes')
+    this.meta = new MetaSecurer(opts.identity, { clock: this.clock, handshakeTimeoutMs: opts.handshakeTimeoutMs, closeTimeoutMs: opts.closeTimeoutMs })
   }
 
-  /** Listen on a link URI (e.g. `tcp://127.0.0.1:0`); resolves with the bound URI (real port). */
+  /** The securer of a link kind (Noise is set up on first use: it loads libp2p's Noise). */
+  private async securer (kind: LinkKind): Promise<LinkSecurer> {
+    if (kind === 'yggdrasil') return this.meta
+    this.noise ??= NoiseSecurer.create(this.opts.identity, { clock: this.clock, handshakeTimeoutMs: this.opts.handshakeTimeoutMs, closeTimeoutMs: this.opts.closeTimeoutMs })
+    return await this.noise
+  }
+
+  /**
+   * Listen on a link URI (e.g. `tcp://127.0.0.1:0`, `tls://[::]:9001?password=x`, `noise+tcp://127.0.0.1:0`);
+   * resolves with the bound URI (real port). `priority=` and `password=` apply to the links it accepts.
+   */
   async listen (uri: string): Promise<string> {
     this.assertRunning()
-    const url = this.parse(uri)
-    const type = this.typeFor(url)
-    const securer = await this.ready
+    const link = parseLinkUri(uri)
+    if (link.keys.length > 0) throw new ConfigError(`key= pins the key of a peer we dial; it means nothing on a listen URI: ${uri}`)
+    const type = this.typeFor(link.url)
+    const securer = await this.securer(link.kind)
     this.assertRunning()
     let boundUri = uri
-    const listener = await type.listen(url, (raw) => { this.accept(securer, raw, boundUri) })
-    boundUri = listener.uri
+    const listener = await type.listen(link.url, (raw) => { this.accept(securer, raw, boundUri, link) })
+    boundUri = (link.kind === 'noise' ? NOISE_SCHEME_PREFIX : '') + listener.uri
     if (this.stopped) { await listener.close(); throw new AbortError('links stopped') }
     this.listeners.add(listener)
-    return listener.uri
+    return boundUri
   }
 
   /**
    * Add a configured peer: dialled now, and redialled with backoff whenever the link drops or a dial fails.
-   * The URI may carry `?key=<64 hex>` (the remote must authenticate as that key) and `?priority=N`.
+   * The URI may carry the link options (`key=`, `priority=`, `password=`, `maxbackoff=`; see the module doc).
    * Adding a URI that is already configured and waiting for its next dial dials it now.
    */
   addPeer (uri: string): void {
@@ -177,20 +287,9 @@ export class Links {
       if (existing.timer !== undefined) { this.clock.clearTimeout(existing.timer); existing.timer = undefined; void this.dialConfigured(existing) }
       return
     }
-    const url = this.parse(uri)
-    this.typeFor(url)
-    const keyParam = url.searchParams.get('key')
-    const prioParam = url.searchParams.get('priority')
-    const priority = prioParam === null ? 0 : Number(prioParam)
-    if (!Number.isInteger(priority) || priority < 0 || priority > 255) throw new ConfigError(`priority must be 0..255 in ${uri}`)
-    const peer: ConfiguredPeer = {
-      uri,
-      url,
-      expectedKey: keyParam === null ? undefined : parseKey(keyParam, `key= in ${uri}`),
-      priority,
-      attempt: 0,
-      removed: false
-    }
+    const link = parseLinkUri(uri)
+    this.typeFor(link.url)
+    const peer: ConfiguredPeer = { uri, link, attempt: 0, removed: false }
     this.configured.set(uri, peer)
     void this.dialConfigured(peer)
   }
@@ -209,20 +308,19 @@ export class Links {
 
   /**
    * Open one ephemeral outbound link (not redialled). The PeerConn is also delivered to `onConn`.
-   * Rejects with LinkDialError, TimeoutError, AbortError, HandshakeError, UnexpectedPeerKeyError or LinkRefusedError.
+   * Rejects with LinkDialError, TimeoutError, AbortError, HandshakeError (IncorrectPasswordError,
+   * IncompatibleVersionError), UnexpectedPeerKeyError or LinkRefusedError.
    */
-  async dial (uri: string, opts: { signal?: AbortSignal } = {}): Promise<PeerConn> {
+  async dial (uri: string, opts: { signal?: AbortSignal } = {}): Promise<LinkConn> {
     this.assertRunning()
-    const url = this.parse(uri)
-    const keyParam = url.searchParams.get('key')
-    const expectedKey = keyParam === null ? undefined : parseKey(keyParam, `key= in ${uri}`)
+    const link = parseLinkUri(uri)
     const ac = new AbortController()
     const onAbort = (): void => { ac.abort(new AbortError('dial aborted', { cause: opts.signal?.reason })) }
     if (opts.signal?.aborted === true) onAbort()
     else opts.signal?.addEventListener('abort', onAbort, { once: true })
     this.adhocDials.add(ac)
     try {
-      return await this.connect(uri, url, expectedKey, 0, ac)
+      return await this.connect(uri, link, ac)
     } finally {
       this.adhocDials.delete(ac)
       opts.signal?.removeEventListener('abort', onAbort)
@@ -232,7 +330,7 @@ export class Links {
   /** Configured peers (up or down) and every other live link. */
   peers (): LinkInfo[] {
     const out: LinkInfo[] = []
-    const seen = new Set<NoisePeerConn>()
+    const seen = new Set<LinkConn>()
     for (const p of this.configured.values()) {
       const up = p.conn !== undefined
       if (up) seen.add(p.conn!)
@@ -268,8 +366,9 @@ export class Links {
     }
     this.configured.clear()
     for (const ac of this.adhocDials) ac.abort(err)
-    const closing: Array<Promise<unknown>> = [...this.listeners].map(async l => { await l.close().catch(() => {}) })
+    const closing: Array<Promise<unknown>> = [...this.listeners].map(async l => { await l.close().catch((e: Error) => { log('closing a listener failed: %s', e.message) }) })
     this.listeners.clear()
+    this.noise?.catch((e: Error) => { log('noise setup had failed: %s', e.message) })
     const established = new Set<RawDuplex>()
     for (const c of this.conns) {
       established.add(c.duplex)
@@ -291,14 +390,6 @@ export class Links {
     if (this.stopped) throw new AbortError('links stopped')
   }
 
-  private parse (uri: string): URL {
-    try {
-      return new URL(uri)
-    } catch {
-      throw new ConfigError(`invalid link URI: ${uri}`)
-    }
-  }
-
   private typeFor (url: URL): LinkType {
     const t = this.types.get(url.protocol.slice(0, -1).toLowerCase())
     if (t === undefined) throw new ConfigError(`no link type for scheme ${url.protocol} (known: ${[...this.types.keys()].join(', ')})`)
@@ -311,12 +402,12 @@ export class Links {
     return () => { this.raws.delete(raw); done() }
   }
 
-  private accept (securer: NoiseSecurer, raw: RawDuplex, listenUri: string): void {
+  private accept (securer: LinkSecurer, raw: RawDuplex, listenUri: string, link: ParsedLinkUri): void {
     const onRawClose = this.track(raw)
     if (this.stopped) { raw.onClose = onRawClose; raw.close(new AbortError('links stopped')); return }
     this.stats.inbound++
-    const uri = raw.remoteUri ?? listenUri
-    securer.secure(raw, { inbound: true, uri, onRawClose, counters: this.stats }).then(conn => {
+    const uri = (link.kind === 'noise' ? NOISE_SCHEME_PREFIX : '') + (raw.remoteUri ?? listenUri)
+    securer.secure(raw, { inbound: true, uri, onRawClose, counters: this.stats, priority: link.priority, ...(link.password !== undefined ? { password: link.password } : {}) }).then(conn => {
       this.stats.handshakesOk++
       const refusal = this.refusal(conn, true)
       if (refusal !== undefined) {
@@ -334,7 +425,7 @@ export class Links {
   }
 
   /** Why an authenticated link must be closed, or undefined. */
-  private refusal (conn: NoisePeerConn, inbound: boolean): string | undefined {
+  private refusal (conn: LinkConn, inbound: boolean): string | undefined {
     if (bytesEqual(conn.remoteKey, this.selfKey)) return 'link to self refused'
     if (inbound && this.allowed !== undefined && !this.allowed.some(k => bytesEqual(k, conn.remoteKey))) {
       return `key ${toHex(conn.remoteKey)} is not in allowedPublicKeys`
@@ -342,22 +433,24 @@ export class Links {
     return undefined
   }
 
-  private up (conn: NoisePeerConn): void {
+  private up (conn: LinkConn): void {
     if (this.stopped) { conn.close(); return }
     this.conns.add(conn)
     this.stats.linksUp++
+    log('link up: %s %s key %s', conn.inbound ? 'inbound' : 'outbound', conn.uri, toHex(conn.remoteKey))
     void conn.closed.then((err) => {
       this.conns.delete(conn)
       this.stats.linksUp--
+      log('link down: %s%s', conn.uri, err !== undefined ? `: ${err.message}` : '')
       if (err !== undefined && !this.stopped) this.report(err, conn.uri, conn.inbound)
     })
     this.opts.onConn(conn)
   }
 
-  /** Open one outbound link: raw dial under a deadline, then the Noise handshake. */
-  private async connect (uri: string, url: URL, expectedKey: Uint8Array | undefined, priority: number, ac: AbortController): Promise<NoisePeerConn> {
-    const type = this.typeFor(url)
-    const securer = await this.ready
+  /** Open one outbound link: raw dial under a deadline, then the link handshake and the key checks. */
+  private async connect (uri: string, link: ParsedLinkUri, ac: AbortController): Promise<LinkConn> {
+    const type = this.typeFor(link.url)
+    const securer = await this.securer(link.kind)
     this.stats.dials++
     const dialTimeoutMs = this.opts.dialTimeoutMs ?? this.opts.handshakeTimeoutMs ?? 10_000
     let dialTimedOut = false
@@ -367,7 +460,7 @@ export class Links {
     }, dialTimeoutMs)
     let raw: RawDuplex
     try {
-      raw = await type.dial(url, { signal: ac.signal })
+      raw = await type.dial(link.url, { signal: ac.signal })
     } catch (err) {
       this.stats.dialFailures++
       if (dialTimedOut) throw new TimeoutError(`dial ${uri} timed out after ${dialTimeoutMs} ms`)
@@ -382,9 +475,18 @@ export class Links {
       this.stats.dialFailures++
       throw new AbortError('dial aborted')
     }
-    let conn: NoisePeerConn
+    let conn: LinkConn
     try {
-      conn = await securer.secure(raw, { inbound: false, uri, expectedKey, priority, signal: ac.signal, onRawClose, counters: this.stats })
+      conn = await securer.secure(raw, {
+        inbound: false,
+        uri,
+        ...(link.keys.length === 1 ? { expectedKey: link.keys[0] } : {}),
+        priority: link.priority,
+        ...(link.password !== undefined ? { password: link.password } : {}),
+        signal: ac.signal,
+        onRawClose,
+        counters: this.stats
+      })
     } catch (err) {
       this.stats.handshakesFailed++
       this.stats.dialFailures++
@@ -392,6 +494,12 @@ export class Links {
       throw err
     }
     this.stats.handshakesOk++
+    if (link.keys.length > 0 && !link.keys.some(k => bytesEqual(k, conn.remoteKey))) {
+      this.stats.dialFailures++
+      const err = new UnexpectedPeerKeyError(link.keys.map(toHex).join(','), `node public key ${toHex(conn.remoteKey)} at ${uri} does not match the pinned key${link.keys.length > 1 ? 's' : ''} ${link.keys.map(toHex).join(', ')}`)
+      conn.close(err)
+      throw err
+    }
     const refusal = this.refusal(conn, false)
     if (refusal !== undefined) {
       this.stats.refused++
@@ -408,7 +516,8 @@ export class Links {
   }
 
   private report (err: Error, uri: string, inbound: boolean): void {
-    try { this.opts.onLinkError?.(err, { uri, inbound }) } catch {}
+    log('link %s %s failed: %s', inbound ? 'from' : 'to', uri, err.message)
+    try { this.opts.onLinkError?.(err, { uri, inbound }) } catch (e) { log.error('onLinkError threw: %e', e) }
   }
 
   private async dialConfigured (peer: ConfiguredPeer): Promise<void> {
@@ -416,9 +525,9 @@ export class Links {
     peer.nextDialAt = undefined
     const ac = new AbortController()
     peer.dialing = ac
-    let conn: NoisePeerConn
+    let conn: LinkConn
     try {
-      conn = await this.connect(peer.uri, peer.url, peer.expectedKey, peer.priority, ac)
+      conn = await this.connect(peer.uri, peer.link, ac)
     } catch (err) {
       peer.dialing = undefined
       peer.lastError = (err as Error).message
@@ -439,7 +548,8 @@ export class Links {
 
   private scheduleRedial (peer: ConfiguredPeer): void {
     if (peer.removed || this.stopped || peer.timer !== undefined) return
-    const { initialMs, maxMs, jitter } = this.backoff
+    const { initialMs, jitter } = this.backoff
+    const maxMs = Math.max(initialMs, peer.link.maxBackoffMs ?? this.backoff.maxMs)
     const base = Math.min(maxMs, initialMs * 2 ** Math.min(peer.attempt, 40))
     const delay = Math.max(0, Math.round(base * (1 - jitter * this.random())))
     peer.attempt++

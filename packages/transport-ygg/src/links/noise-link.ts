@@ -25,24 +25,11 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { AbortError, ConfigError, TimeoutError } from '@axl/core'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
-import type { PeerConn } from '../peer-conn.js'
 import { HandshakeError, UnexpectedPeerKeyError } from './errors.js'
 import { importSodiumNative } from '../session/native.js'
 import type { RawDuplex } from './link-type.js'
-
-/** Our ed25519 identity: the 32-byte private seed and the 32-byte public key. */
-export interface LinkIdentity {
-  /** 32-byte ed25519 private key seed. */
-  seed: Uint8Array
-  /** 32-byte ed25519 public key (must match the seed). */
-  publicKey: Uint8Array
-}
-
-/** Byte counters shared by the links of one manager (plaintext bytes through PeerConns). */
-export interface LinkByteCounters {
-  bytesIn: number
-  bytesOut: number
-}
+import type { LinkByteCounters, LinkConn, LinkIdentity, LinkSecurer, SecureOptions } from './secured-link.js'
+import { bytesEqual, toHex } from './bytes.js'
 
 /** Options of `NoiseSecurer.create`. */
 export interface NoiseSecurerOptions {
@@ -58,26 +45,6 @@ export interface NoiseSecurerOptions {
   handshakeTimeoutMs?: number
   /** A graceful close that has not finished after this many ms drops the link (default 5 000). */
   closeTimeoutMs?: number
-}
-
-/** Options of one `NoiseSecurer.secure` call. */
-export interface SecureOptions {
-  /** True when the remote dialled us (we are the Noise responder). */
-  inbound: boolean
-  /** The link URI reported by the PeerConn. */
-  uri: string
-  /** Outbound only: the ed25519 key the remote must authenticate as (else UnexpectedPeerKeyError). */
-  expectedKey?: Uint8Array
-  /** PeerConn priority (default 0). */
-  priority?: number
-  /** Abort the handshake. */
-  signal?: AbortSignal
-  /** Handshake deadline for this call (default from the securer). */
-  timeoutMs?: number
-  /** Called once when the raw duplex reports closed (also after a failed handshake). */
-  onRawClose?: (err?: Error) => void
-  /** Counters to add this link's plaintext bytes to. */
-  counters?: LinkByteCounters
 }
 
 const log = defaultLogger().forComponent('axl:links')
@@ -171,21 +138,6 @@ interface DirectHandlers {
   close: (err?: Error) => void
 }
 
-/** Lowercase hex of bytes. */
-export function toHex (b: Uint8Array): string {
-  let s = ''
-  for (const x of b) s += x.toString(16).padStart(2, '0')
-  return s
-}
-
-/** Constant-length byte equality. */
-export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  let d = 0
-  for (let i = 0; i < a.byteLength; i++) d |= a[i] ^ b[i]
-  return d === 0
-}
-
 /** A RawDuplex as a libp2p MultiaddrConnection (the input Noise expects). */
 class RawConn extends AbstractMultiaddrConnection {
   readonly raw: RawDuplex
@@ -257,7 +209,7 @@ class RawConn extends AbstractMultiaddrConnection {
 }
 
 /** A Noise-secured link: the PeerConn given to the network layer, plus lifecycle hooks for the manager. */
-export class NoisePeerConn implements PeerConn {
+export class NoisePeerConn implements LinkConn {
   readonly remoteKey: Uint8Array
   readonly uri: string
   readonly inbound: boolean
@@ -520,7 +472,7 @@ export class NoisePeerConn implements PeerConn {
 }
 
 /** Runs Noise XX handshakes for one ed25519 identity (one Noise static key reused across handshakes). */
-export class NoiseSecurer {
+export class NoiseSecurer implements LinkSecurer {
   /** Our ed25519 public key. */
   readonly publicKey: Uint8Array
   private readonly encrypter: ConnectionEncrypter

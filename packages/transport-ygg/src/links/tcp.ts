@@ -4,7 +4,7 @@
 import net from 'node:net'
 import { AbortError, ConfigError } from '@axl/core'
 import { LinkDialError } from './errors.js'
-import { noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
+import { DataInlet, noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 
 /** Socket buffer size above which write() asks the writer to wait (Node's default of 16 KiB costs throughput). */
 const HIGH_WATER_MARK = 256 * 1024
@@ -28,20 +28,25 @@ export function hostPort (host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
-/** A net.Socket as a RawDuplex. */
+/** A net.Socket (TCP, TLS or unix) as a RawDuplex. */
 export class TcpDuplex implements RawDuplex {
-  onData: (data: Uint8Array) => void = noop
+  private readonly inlet = new DataInlet()
+  get onData (): (data: Uint8Array) => void { return this.inlet.handler }
+  set onData (fn: (data: Uint8Array) => void) { this.inlet.set(fn) }
   onDrain: () => void = noop
   onClose: (err?: Error) => void = noop
   readonly remoteUri: string
+  readonly certificateKey?: Uint8Array | null
   private readonly socket: net.Socket
   private error: Error | undefined
 
-  constructor (socket: net.Socket) {
+  /** Wrap a connected socket; `scheme` names the remote URI (`tls` sockets also pass their certificate key). */
+  constructor (socket: net.Socket, opts: { scheme?: string, remoteUri?: string, certificateKey?: Uint8Array | null } = {}) {
     this.socket = socket
-    this.remoteUri = `tcp://${hostPort(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0)}`
+    this.remoteUri = opts.remoteUri ?? `${opts.scheme ?? 'tcp'}://${hostPort(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0)}`
+    if (opts.certificateKey !== undefined) this.certificateKey = opts.certificateKey
     socket.setNoDelay(true)
-    socket.on('data', (buf: Buffer) => { this.onData(buf) })
+    socket.on('data', (buf: Buffer) => { if (!this.inlet.push(buf)) this.close(new Error('too much data before the link consumer was ready')) })
     socket.on('drain', () => { this.onDrain() })
     socket.on('error', (err: Error) => { this.error ??= err })
     socket.once('close', () => {

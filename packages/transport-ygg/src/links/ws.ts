@@ -1,16 +1,25 @@
 /**
- * `ws://host:port/path` link type: binary WebSocket messages used as a byte stream.
- * Server: the `ws` package on a node:http server (`GET /health` answers 200).
+ * `ws://host:port/path` and `wss://` link types: binary WebSocket messages used as a byte stream, with the
+ * `ygg-ws` subprotocol yggdrasil-go asks for (`link_ws.go`; a yggdrasil-go listener refuses clients without it).
+ * Server: the `ws` package on a node:http server (`GET /health` and `/healthz` answer 200); `wss://` listeners
+ * (yggdrasil-go has none: it expects a reverse proxy) serve TLS with the node's self-signed certificate.
+ * `wss://` clients verify the server's certificate like any HTTPS client, as yggdrasil-go does.
  * Client: `globalThis.WebSocket` when present (browsers, Node 22), else the `ws` client; the client code uses
  * only the browser WebSocket API (binaryType 'arraybuffer', send, onmessage, onclose, bufferedAmount).
  */
 import http from 'node:http'
+import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket as NodeWebSocket } from 'ws'
 import { AbortError, ConfigError } from '@axl/core'
 import { LinkDialError } from './errors.js'
-import { noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
+import { DataInlet, noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 import { hostPort, urlHost, urlPort } from './tcp.js'
+import { selfSignedCertificate } from './certificate.js'
+import type { LinkIdentity } from './secured-link.js'
+
+/** The WebSocket subprotocol of Yggdrasil links. */
+export const YGG_WS_SUBPROTOCOL = 'ygg-ws'
 
 /** Bytes buffered in a WebSocket above which `write()` returns false. */
 const HIGH_WATER_MARK = 1024 * 1024
@@ -39,6 +48,8 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface WsLinkTypeOptions {
   /** The client WebSocket class; default `globalThis.WebSocket`, else the `ws` package. */
   WebSocket?: WebSocketConstructor
+  /** Our identity: `wss://` listeners present a certificate made from it (needed only to listen on wss). */
+  identity?: LinkIdentity
 }
 
 function batches (chunks: Uint8Array[]): Uint8Array[] {
@@ -82,7 +93,9 @@ function toBytes (data: unknown): Uint8Array | undefined {
 
 /** A browser-API WebSocket (client side) as a RawDuplex; backpressure by polling bufferedAmount. */
 class BrowserWsDuplex implements RawDuplex {
-  onData: (data: Uint8Array) => void = noop
+  private readonly inlet = new DataInlet()
+  get onData (): (data: Uint8Array) => void { return this.inlet.handler }
+  set onData (fn: (data: Uint8Array) => void) { this.inlet.set(fn) }
   onDrain: () => void = noop
   onClose: (err?: Error) => void = noop
   readonly remoteUri: string
@@ -97,7 +110,7 @@ class BrowserWsDuplex implements RawDuplex {
     ws.onmessage = (ev) => {
       const b = toBytes(ev.data)
       if (b === undefined) { this.close(new Error('text message on a binary link')); return }
-      this.onData(b)
+      if (!this.inlet.push(b)) this.close(new Error('too much data before the link consumer was ready'))
     }
     ws.onerror = () => { this.error ??= new Error('websocket error') }
     ws.onclose = (ev) => {
@@ -148,7 +161,9 @@ class BrowserWsDuplex implements RawDuplex {
 
 /** A server-side `ws` socket as a RawDuplex; backpressure from the underlying TCP socket's drain. */
 class ServerWsDuplex implements RawDuplex {
-  onData: (data: Uint8Array) => void = noop
+  private readonly inlet = new DataInlet()
+  get onData (): (data: Uint8Array) => void { return this.inlet.handler }
+  set onData (fn: (data: Uint8Array) => void) { this.inlet.set(fn) }
   onDrain: () => void = noop
   onClose: (err?: Error) => void = noop
   readonly remoteUri: string
@@ -165,7 +180,7 @@ class ServerWsDuplex implements RawDuplex {
     ws.on('message', (data, isBinary) => {
       if (!isBinary) { this.close(new Error('text message on a binary link')); return }
       const b = toBytes(data)
-      if (b !== undefined) this.onData(b)
+      if (b !== undefined && !this.inlet.push(b)) this.close(new Error('too much data before the link consumer was ready'))
     })
     socket.on('drain', () => {
       if (this.needDrain && this.ws.bufferedAmount < HIGH_WATER_MARK) { this.needDrain = false; this.onDrain() }
@@ -215,10 +230,10 @@ function defaultWebSocket (): WebSocketConstructor {
   return g ?? (NodeWebSocket as unknown as WebSocketConstructor)
 }
 
-/** The `ws://host:port/path` link type. */
+/** The `ws://host:port/path` and `wss://host:port/path` link types. */
 export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
   return {
-    schemes: ['ws'],
+    schemes: ['ws', 'wss'],
     async dial (uri: URL, dialOpts: DialOptions): Promise<RawDuplex> {
       if (dialOpts.signal.aborted) throw new AbortError('dial aborted', { cause: dialOpts.signal.reason })
       const WS = opts.WebSocket ?? defaultWebSocket()
@@ -228,7 +243,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
       return await new Promise<RawDuplex>((resolve, reject) => {
         let ws: BrowserWebSocketLike
         try {
-          ws = new WS(url.href)
+          ws = new WS(url.href, [YGG_WS_SUBPROTOCOL])
         } catch (err) {
           reject(new LinkDialError(uri.href, (err as Error).message, { cause: err })); return
         }
@@ -251,7 +266,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
           settled = true
           dialOpts.signal.removeEventListener('abort', onAbort)
           ws.onopen = null
-          resolve(new BrowserWsDuplex(ws, `ws://${url.host}${url.pathname}`))
+          resolve(new BrowserWsDuplex(ws, `${url.protocol}//${url.host}${url.pathname}`))
         }
       })
     },
@@ -260,12 +275,26 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
       const port = urlPort(uri)
       const path = uri.pathname === '' ? '/' : uri.pathname
       if (uri.search !== '') throw new ConfigError(`ws listen URI takes no query: ${uri.href}`)
-      const server = http.createServer((req, res) => {
+      const secure = uri.protocol === 'wss:'
+      const scheme = secure ? 'wss' : 'ws'
+      const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
         const p = new URL(req.url ?? '/', 'http://x').pathname
         if (p === '/health' || p === '/healthz') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'); return }
         res.writeHead(426, { 'content-type': 'text/plain' }).end('websocket upgrade required\n')
+      }
+      let server: http.Server
+      if (secure) {
+        if (opts.identity === undefined) throw new ConfigError(`listening on ${uri.href} needs the node identity (wsLinkType({ identity }))`)
+        server = https.createServer({ ...selfSignedCertificate(opts.identity.seed), minVersion: 'TLSv1.3' }, onRequest)
+      } else {
+        server = http.createServer(onRequest)
+      }
+      const wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: 4 * 1024 * 1024,
+        perMessageDeflate: false,
+        handleProtocols: (protocols) => protocols.has(YGG_WS_SUBPROTOCOL) ? YGG_WS_SUBPROTOCOL : false
       })
-      const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024, perMessageDeflate: false })
       server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         const p = new URL(req.url ?? '/', 'http://x').pathname
         if (path !== '/' && p !== path) {
@@ -273,7 +302,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
           return
         }
         socket.on('error', noop)
-        const remote = `ws://${hostPort(req.socket.remoteAddress ?? '0.0.0.0', req.socket.remotePort ?? 0)}`
+        const remote = `${scheme}://${hostPort(req.socket.remoteAddress ?? '0.0.0.0', req.socket.remotePort ?? 0)}`
         wss.handleUpgrade(req, socket, head, (ws) => { onConnection(new ServerWsDuplex(ws, socket, remote)) })
       })
       await new Promise<void>((resolve, reject) => {
@@ -283,7 +312,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
       server.on('error', noop)
       const addr = server.address() as { address: string, port: number }
       return {
-        uri: `ws://${hostPort(host === '' ? addr.address : host, addr.port)}${path}`,
+        uri: `${scheme}://${hostPort(host === '' ? addr.address : host, addr.port)}${path}`,
         close: async () => {
           wss.close()
           await new Promise<void>(resolve => {

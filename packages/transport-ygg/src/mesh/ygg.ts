@@ -14,6 +14,7 @@ import {
 } from '@axl/core'
 import { Links, type LinkType, type BackoffOptions } from '../links/index.js'
 import { Overlay } from '../overlay.js'
+import { yggdrasilTransform } from '../bloom.js'
 import { ed25519Signer } from '../crypto.js'
 import type { RouterOptions } from '../router.js'
 import { systemClock, type Clock } from '../clock.js'
@@ -60,7 +61,7 @@ export interface YggOptions {
   backoff?: BackoffOptions
   /** Time source (tests use a VirtualClock). */
   clock?: Clock
-  /** Network-layer tuning (timers, frame size, bloom transform). */
+  /** Network-layer tuning (timers, frame size, bloom transform: default `yggdrasilTransform`, as every Yggdrasil node). */
   overlay?: Partial<Omit<RouterOptions, 'signer' | 'clock'>>
 }
 
@@ -109,7 +110,7 @@ export class YggMesh implements Mesh {
     this.publicKey = identity.publicKey
     this.ourAddress = this.book.learn(identity.publicKey)
     const signer = ed25519Signer(identity.seed)
-    this.overlay = new Overlay({ ...opts.overlay, signer, clock })
+    this.overlay = new Overlay({ bloomTransform: yggdrasilTransform, ...opts.overlay, signer, clock })
     this.sessions = new SessionManager({
       identity: { seed: identity.seed, publicKey: identity.publicKey, sign: data => identity.sign(data) },
       send: (key, payload, headroom) => { this.overlay.sendTo(key, payload, headroom) },
