@@ -509,13 +509,6 @@ export function decodeTraffic (body: Uint8Array): Traffic {
 /** 128^i for i = 0..9 (the frame length is accumulated in a number). */
 const POW128: readonly number[] = Array.from({ length: 10 }, (_, i) => 128 ** i)
 
-function concat (pieces: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total)
-  let o = 0
-  for (const p of pieces) { out.set(p, o); o += p.length }
-  return out
-}
-
 /**
  * Incremental decoder of the link byte stream (ironwood `peer.handler`, `peers.go:230-301`): splits it
  * into frames whatever the chunk boundaries. It fails, and stays failed, on exactly what makes ironwood
@@ -607,11 +600,17 @@ export class FrameReader {
         this.#have += take
         p += take
         if (this.#have === this.#frameLen) {
-          const frame = concat(this.#pieces, this.#frameLen)
+          // One buffer with the length prefix in front (as it came on the wire), so that a relay can rewrite
+          // the header of a reassembled traffic frame in place, as it does for frames that arrived whole.
+          const prefix = uvarintSize(this.#frameLen)
+          const buf = new Uint8Array(prefix + this.#frameLen)
+          writeUvarint(buf, 0, this.#frameLen)
+          let o = prefix
+          for (const piece of this.#pieces) { buf.set(piece, o); o += piece.length }
           this.#pieces = []
           this.#have = 0
           this.#frameLen = 0
-          frames.push({ type: frame[0], body: frame.subarray(1) })
+          frames.push({ type: buf[prefix], body: buf.subarray(prefix + 1) })
         }
       }
     }
