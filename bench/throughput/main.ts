@@ -10,6 +10,10 @@
  *     - axl-direct-send:  the same link, node.send() of 16 MiB messages, 4 in flight (what users get)
  *     - axl-relayed-raw / axl-relayed-send: A and B each dial only P; traffic A → P → B
  *     - libp2p-direct:    one yamux stream A → B, 64 KiB send()s until B acks
+ *     - go-relayed-raw / go-relayed-send: the same TS nodes A and B, each dialling only G, a real yggdrasil-go
+ *       v0.5.12 node (tools/ygg-go-peer; skipped with the reason when it is not built): Go's relay beside ours.
+ *       Go AXL itself cannot be installed here (the Go module proxy refuses github.com/gensyn-ai/axl), so its
+ *       own figures (go_axl_*) are reported as null with the reason.
  *  2. round trips (`--rtt` per case, default 5000 after 500 warm-up): node.request() of a 100-byte MCP envelope
  *     to an echoing handler, direct, relayed, and A → P (one overlay hop: the "overlay RTT"); 100 B echoed on one
  *     raw MeshStream (axl-direct-stream: the transport alone); libp2p's 100 B echo on an open stream.
@@ -28,6 +32,7 @@ import { cpus } from 'node:os'
 import { join, resolve, basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { axlHandlers } from './axl.js'
+import { goRelayBinary, startGoRelay, type GoRelay } from './go-relay.js'
 import { p2pHandlers } from './p2p.js'
 import { GiB, MB, MiB, cpuPressure, fmt, fmtRange, ipcClient, median, pct, r3, serveIpc, sleep, type Call } from './util.js'
 
@@ -91,7 +96,11 @@ async function main (): Promise<void> {
   const P = spawnProc('P')
   const B = spawnProc('B')
   const procs = [A, P, B]
+  const goBin = goRelayBinary(resolve(process.cwd()))
+  let G: GoRelay | undefined
   try {
+    if ('bin' in goBin) G = await startGoRelay(goBin.bin)
+    else console.log(`  go-relayed cases skipped: ${goBin.reason}`)
     if (values.mtu !== undefined) await Promise.all(procs.map(async x => await x.call('axlConfig', { mtu: Number(values.mtu) })))
     // ---- topology: direct pair Ad—Bd; relayed Ar—P—Br (A and B each dial only P)
     const p = await P.call<{ peerId: string, uri: string }>('axlStart', { name: 'P', listen: true })
@@ -99,12 +108,15 @@ async function main (): Promise<void> {
     const br = await B.call<{ peerId: string }>('axlStart', { name: 'Br', peers: [p.uri] })
     const ad = await A.call<{ peerId: string }>('axlStart', { name: 'Ad', peers: [bd.uri] })
     const ar = await A.call<{ peerId: string }>('axlStart', { name: 'Ar', peers: [p.uri] })
+    const bg = G === undefined ? undefined : await B.call<{ peerId: string }>('axlStart', { name: 'Bg', peers: [G.uri] })
+    const ag = G === undefined ? undefined : await A.call<{ peerId: string }>('axlStart', { name: 'Ag', peers: [G.uri] })
     const bma = await B.call<string>('p2pStart')
     await A.call('p2pStart')
     await Promise.all([
       A.call('axlWaitReachable', { name: 'Ad', to: bd.peerId }),
       A.call('axlWaitReachable', { name: 'Ar', to: br.peerId }),
-      A.call('axlWaitReachable', { name: 'Ar', to: p.peerId })
+      A.call('axlWaitReachable', { name: 'Ar', to: p.peerId }),
+      ...(ag !== undefined && bg !== undefined ? [A.call('axlWaitReachable', { name: 'Ag', to: bg.peerId })] : [])
     ])
 
     const bulkCases: Record<string, (bytes: number) => Promise<number>> = {
@@ -118,7 +130,16 @@ async function main (): Promise<void> {
         return await A.call<number>('axlBulkRaw', { name: 'Ar', to: br.peerId, total: bytes, chunk })
       },
       'axl-relayed-send': async bytes => await A.call<number>('axlBulkSend', { name: 'Ar', to: br.peerId, total: bytes, msg, inflight }),
-      'libp2p-direct': async bytes => await A.call<number>('p2pBulk', { ma: bma, total: bytes, chunk })
+      'libp2p-direct': async bytes => await A.call<number>('p2pBulk', { ma: bma, total: bytes, chunk }),
+      ...(ag !== undefined && bg !== undefined
+        ? {
+            'go-relayed-raw': async (bytes: number) => {
+              await B.call('axlExpectRaw', { name: 'Bg', from: ag.peerId })
+              return await A.call<number>('axlBulkRaw', { name: 'Ag', to: bg.peerId, total: bytes, chunk })
+            },
+            'go-relayed-send': async (bytes: number) => await A.call<number>('axlBulkSend', { name: 'Ag', to: bg.peerId, total: bytes, msg, inflight })
+          }
+        : {})
     }
     const selected = values.cases === undefined ? Object.keys(bulkCases) : values.cases.split(',').map(s => s.trim()).filter(s => s !== '')
     for (const c of selected) if (!(c in bulkCases) && !c.startsWith('rtt') && c !== 'cold') throw new Error(`unknown case ${c}; known: ${Object.keys(bulkCases).join(', ')}, rtt, cold`)
@@ -133,7 +154,7 @@ async function main (): Promise<void> {
         for (const c of bulkSel) {
           const prof = profDir !== undefined && r === reps - 1
           if (prof) await Promise.all(procs.map(x => x.call('profStart')))
-          const statNodes = c.startsWith('axl-direct') ? [[A, 'Ad'], [B, 'Bd']] as const : [[A, 'Ar'], [P, 'P'], [B, 'Br']] as const
+          const statNodes = c.startsWith('axl-direct') ? [[A, 'Ad'], [B, 'Bd']] as const : c.startsWith('go-') ? [[A, 'Ag'], [B, 'Bg']] as const : [[A, 'Ar'], [P, 'P'], [B, 'Br']] as const
           const s0 = values.stats && c.startsWith('axl') ? await Promise.all(statNodes.map(([x, n]) => x.call('axlStats', { name: n }))) : undefined
           const before = await Promise.all(procs.map(x => x.call<NodeJS.CpuUsage>('cpu')))
           const ms = await bulkCases[c](total)
@@ -167,11 +188,12 @@ async function main (): Promise<void> {
         },
         'axl-relayed': async () => await A.call('axlRtt', { name: 'Ar', to: br.peerId, n: rttN, warm }),
         'axl-one-hop A-P': async () => await A.call('axlRtt', { name: 'Ar', to: p.peerId, n: rttN, warm }),
-        'libp2p-direct': async () => await A.call('p2pRtt', { ma: bma, n: rttN, warm })
+        'libp2p-direct': async () => await A.call('p2pRtt', { ma: bma, n: rttN, warm }),
+        ...(ag !== undefined && bg !== undefined ? { 'go-relayed': async () => await A.call<number[]>('axlRtt', { name: 'Ag', to: bg.peerId, n: rttN, warm }) } : {})
       }
       for (const [c, run] of Object.entries(rttCases)) {
         if (profDir !== undefined) await Promise.all(procs.map(x => x.call('profStart')))
-        const statNodes = c === 'axl-direct' ? [[A, 'Ad'], [B, 'Bd']] as const : c.startsWith('axl') ? [[A, 'Ar'], [P, 'P'], [B, 'Br']] as const : []
+        const statNodes = c === 'axl-direct' ? [[A, 'Ad'], [B, 'Bd']] as const : c === 'go-relayed' ? [[A, 'Ag'], [B, 'Bg']] as const : c.startsWith('axl') ? [[A, 'Ar'], [P, 'P'], [B, 'Br']] as const : []
         const s0 = values.stats ? await Promise.all(statNodes.map(([x, n]) => x.call('axlStats', { name: n }))) : undefined
         const xs = (await run()).sort((x, y) => x - y)
         if (s0 !== undefined) {
@@ -248,6 +270,10 @@ async function main (): Promise<void> {
 
     const direct = mbps('axl-direct-send')
     const relayed = mbps('axl-relayed-send')
+    const goRtt = rtt['go-relayed']?.p50 ?? NaN
+    if (G !== undefined) {
+      console.log(`relay: ours ${fmt(relayed)} MB/s (send), ${fmt(mbps('axl-relayed-raw'))} MB/s (raw) vs yggdrasil-go's ${fmt(mbps('go-relayed-send'))} / ${fmt(mbps('go-relayed-raw'))} MB/s with the same TS ends: ${fmt(ratio('axl-relayed-send', 'go-relayed-send'))}× / ${fmt(ratio('axl-relayed-raw', 'go-relayed-raw'))}×; relayed request p50 ${fmt(relRtt)} µs vs ${fmt(goRtt)} µs through Go`)
+    }
     console.log(JSON.stringify({
       direct_mb_s: r3(direct),
       relayed_mb_s: r3(relayed),
@@ -282,6 +308,21 @@ async function main (): Promise<void> {
       cpu_s_per_gib_relayed_raw_receiver: r3(med('axl-relayed-raw', x => x.cpu.B)),
       cpu_s_per_gib_libp2p_sender: r3(med(lp, x => x.cpu.A)),
       cpu_s_per_gib_libp2p_receiver: r3(med(lp, x => x.cpu.B)),
+      go_relayed_mb_s: r3(mbps('go-relayed-send')),
+      go_relayed_raw_mb_s: r3(mbps('go-relayed-raw')),
+      ratio_relayed_vs_go_relay: r3(ratio('axl-relayed-send', 'go-relayed-send')),
+      ratio_relayed_raw_vs_go_relay: r3(ratio('axl-relayed-raw', 'go-relayed-raw')),
+      go_relayed_rtt_p50_us: r3(goRtt),
+      ratio_relayed_rtt_vs_go_relay: r3(relRtt / goRtt),
+      cpu_s_per_gib_go_relayed_send_sender: r3(med('go-relayed-send', x => x.cpu.A)),
+      cpu_s_per_gib_go_relayed_send_receiver: r3(med('go-relayed-send', x => x.cpu.B)),
+      go_axl_direct_mb_s: null,
+      go_axl_relayed_mb_s: null,
+      ratio_relayed_vs_go_axl: null,
+      ratio_direct_vs_go_axl: null,
+      go_axl_mcp_rtt_p50_us: null,
+      ratio_mcp_rtt_vs_go_axl: null,
+      go_axl_unavailable: 'Go AXL cannot be installed here: the Go module proxy refuses github.com/gensyn-ai/axl (and its gvisor.dev/gvisor dependency)',
       bulk_mib: Number(values.mib),
       reps,
       rtt_n: rttN,
@@ -291,6 +332,7 @@ async function main (): Promise<void> {
     }))
   } finally {
     for (const x of procs) if (x.child.exitCode === null) x.child.kill()
+    await G?.stop()
   }
 }
 
