@@ -1,10 +1,10 @@
 /**
  * `ygg()`: the whole stack behind the core Mesh interface, as Go AXL builds it —
- * links (Noise over tcp/ws/memory) → ironwood network layer → ironwood encrypted sessions → IPv6 packets
+ * Yggdrasil links (tcp/tls/ws/wss/unix, the `meta` handshake; or Noise under `noise+<scheme>://`) → ironwood network layer → ironwood encrypted sessions → IPv6 packets
  * between 200::/7 addresses → userspace TCP → a stream per connection to the peer's port 7000.
  *
  * ```ts
- * const node = await createNode({ transport: ygg({ peers: ['tcp://relay.example:9001'] }) })
+ * const node = await createNode({ transport: ygg({ peers: ['tls://relay.example:9001'] }) })
  * ```
  */
 import {
@@ -37,11 +37,16 @@ export const TCP_BUFFER_BYTES = 4 * 1024 * 1024
 
 /** Options of the Yggdrasil transport. */
 export interface YggOptions {
-  /** Peers to dial and keep dialled, e.g. `tcp://relay.example:9001`, `ws://host:80/ygg`; `?key=<hex>` pins the key. */
+  /**
+   * Peers to dial and keep dialled: Yggdrasil link URIs as in a yggdrasil-go or Go AXL config, e.g.
+   * `tls://relay.example:9001`, `tcp://…`, `ws://host:80/ygg`, `unix:///run/ygg.sock`, with the options `key=<hex>`
+   * (pin the remote key), `priority=`, `password=`, `maxbackoff=`; or `noise+tcp://…` for Noise links between TS
+   * nodes. Default: none.
+   */
   peers?: string[]
-  /** Listen URIs, e.g. `tcp://0.0.0.0:9001` (port 0 picks one; see topology()). */
+  /** Listen URIs, e.g. `tls://0.0.0.0:9001`, `tcp://[::]:0` (port 0 picks one; the bound URIs are in `listening`). Default: none. */
   listen?: string[]
-  /** Extra link types (tcp, ws and memory are built in). */
+  /** Extra link types (tcp, tls, ws, wss, unix and memory are built in). */
   linkTypes?: LinkType[]
   /** Accept inbound links only from these keys (hex or bytes). Default: anyone. */
   allowedPublicKeys?: Array<string | Uint8Array>
@@ -55,7 +60,7 @@ export interface YggOptions {
   mtu?: number
   /** How long dial() waits for a never-contacted or offline key before UnreachableError. Default 15 s. */
   connectTimeoutMs?: number
-  /** Noise handshake deadline per link. Default 10 s. */
+  /** Link handshake deadline. Default 6 s for Yggdrasil links (as yggdrasil-go), 10 s for Noise links. */
   handshakeTimeoutMs?: number
   /** Redial backoff of configured peers. */
   backoff?: BackoffOptions
