@@ -37,14 +37,14 @@ const goPeersOf = async (g: GoPeer): Promise<GoPeerEntry[]> => (await g.ctl('get
 const goTreeOf = async (g: GoPeer): Promise<GoTreeEntry[]> => (await g.ctl('getTree')).tree as GoTreeEntry[]
 const upKeys = (peers: Array<{ up: boolean, key: string }>): string[] => peers.filter(p => p.up).map(p => p.key).sort()
 
-/** The stub MCP router of node `name`: answers every /route with a JSON-RPC result naming itself and echoing the call. */
-const routerAnswer = (name: string) => (s: Seen): StubAnswer => {
+/** The stub MCP router of node `name`: answers every /route with a JSON-RPC result naming itself and echoing the call (a throw is answered 599). */
+const routerAnswer = (name: string) => async (s: Seen): Promise<StubAnswer> => {
   const { service, request, from_peer_id: from } = JSON.parse(s.body) as { service: string, request: { id: unknown, method: string, params?: unknown }, from_peer_id: string }
   return { body: JSON.stringify({ response: { jsonrpc: '2.0', id: request.id, result: { router: name, service, method: request.method, params: request.params ?? null, from } }, error: null }) }
 }
 
 /** The stub A2A server of node `name`: its agent card on GET, a JSON-RPC answer echoing the request on POST. */
-const a2aAnswer = (name: string) => (s: Seen): StubAnswer => {
+const a2aAnswer = (name: string) => async (s: Seen): Promise<StubAnswer> => {
   if (s.method === 'GET') return { body: JSON.stringify({ name: `agent ${name}`, skills: [] }) }
   const req = JSON.parse(s.body) as { id: unknown, method: string, params?: unknown }
   return { body: JSON.stringify({ jsonrpc: '2.0', id: req.id, result: { agent: name, method: req.method, params: req.params ?? null, from: s.headers['x-from-peer-id'] } }) }
@@ -58,8 +58,8 @@ describe.skipIf(reason !== undefined)('axl-node A — yggdrasil-go G — axl-nod
   let gUri = ''
   let A: AxlNode, B: AxlNode
   let keyA = '', keyB = ''
-  const routers: Record<'A' | 'B', RecordingServer> = {} as never
-  const a2as: Record<'A' | 'B', RecordingServer> = {} as never
+  const routers = {} as Record<'A' | 'B', RecordingServer>
+  const a2as = {} as Record<'A' | 'B', RecordingServer>
 
   beforeAll(async () => {
     const t0 = Date.now()
