@@ -337,7 +337,7 @@ export async function recordingServer (answer: StubAnswerFn): Promise<RecordingS
       const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }
       rs.seen.push(s)
       waiters.shift()?.(s)
-      void Promise.resolve(rs.answer(s)).then(a => {
+      void Promise.resolve().then(async () => await rs.answer(s)).then(a => { // a throwing answer function is a 599 too
         res.writeHead(a.status ?? 200, a.headers ?? { 'Content-Type': 'application/json' })
         res.end(a.body ?? '')
       }, (err: Error) => { res.writeHead(599); res.end(String(err)) })

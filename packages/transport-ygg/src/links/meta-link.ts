@@ -18,12 +18,11 @@ import { bytesEqual, toHex } from './bytes.js'
 import { HandshakeError, UnexpectedPeerKeyError } from './errors.js'
 import { noop, type RawDuplex } from './link-type.js'
 import { decodeMeta, encodeMeta, metaBodyLength, META_HEADER_SIZE, type LinkMeta } from './meta.js'
-import type { LinkByteCounters, LinkConn, LinkIdentity, LinkSecurer, SecureOptions } from './secured-link.js'
+import { LinkConnBase, type LinkConnInit } from './link-conn-base.js'
+import type { LinkIdentity, LinkSecurer, SecureOptions } from './secured-link.js'
 
 /** yggdrasil-go's handshake deadline (`link.go`: 6 s). */
 export const META_HANDSHAKE_TIMEOUT_MS = 6_000
-/** Unread bytes kept for a link whose consumer has not set `onData` yet. */
-const MAX_PENDING_BYTES = 16 * 1024 * 1024
 const log = defaultLogger().forComponent('axl:links')
 
 /** Options of `new MetaSecurer()`. */
@@ -116,7 +115,8 @@ export class MetaSecurer implements LinkSecurer {
           cleanup()
           conn = new MetaPeerConn({
             raw,
-            meta,
+            remoteKey: meta.publicKey,
+            remotePriority: meta.priority,
             uri: opts.uri,
             inbound: opts.inbound,
             priority: Math.max(opts.priority ?? 0, meta.priority),
@@ -173,70 +173,17 @@ function concat (chunks: Uint8Array[], total: number): Uint8Array {
 }
 
 /** A Yggdrasil link after its handshake: the raw byte stream as a PeerConn. */
-export class MetaPeerConn implements LinkConn {
-  readonly remoteKey: Uint8Array
-  readonly uri: string
-  readonly inbound: boolean
-  readonly priority: number
+export class MetaPeerConn extends LinkConnBase {
   /** The remote's own priority from its handshake. */
   readonly remotePriority: number
-  readonly closed: Promise<Error | undefined>
-  /** Resolves once the underlying raw duplex (socket) has closed. */
-  readonly rawClosed: Promise<Error | undefined>
-  onDrain: () => void = noop
-  private readonly raw: RawDuplex
-  private readonly clock: Clock
-  private readonly closeTimeoutMs: number
-  private readonly counters: LinkByteCounters | undefined
-  private dataHandler: ((data: Uint8Array) => void) | undefined
-  private closeHandler: ((err?: Error) => void) | undefined
-  private pending: Uint8Array[] = []
-  private pendingBytes = 0
-  private closing = false
-  private isClosed = false
-  private closeError: Error | undefined
-  private closeReported = false
-  private closeTimer: TimerHandle | undefined
-  private resolveClosed!: (err: Error | undefined) => void
 
   /** @internal built by MetaSecurer.secure */
-  constructor (init: { raw: RawDuplex, meta: LinkMeta, uri: string, inbound: boolean, priority: number, clock: Clock, closeTimeoutMs: number, counters?: LinkByteCounters, rawClosed: Promise<Error | undefined>, rest?: Uint8Array }) {
-    this.raw = init.raw
-    this.remoteKey = init.meta.publicKey
-    this.remotePriority = init.meta.priority
-    this.uri = init.uri
-    this.inbound = init.inbound
-    this.priority = init.priority
-    this.clock = init.clock
-    this.closeTimeoutMs = init.closeTimeoutMs
-    this.counters = init.counters
-    this.rawClosed = init.rawClosed
-    this.closed = new Promise(resolve => { this.resolveClosed = resolve })
+  constructor (init: LinkConnInit & { remotePriority: number, rest?: Uint8Array }) {
+    super(init)
+    this.remotePriority = init.remotePriority
     this.raw.onData = (d) => { this.deliver(d) }
     this.raw.onDrain = () => { if (!this.closing) this.onDrain() }
     if (init.rest !== undefined) this.deliver(init.rest)
-  }
-
-  /** The raw duplex under this link. */
-  get duplex (): RawDuplex { return this.raw }
-
-  /** Received bytes go here (bytes that arrived before this was set are delivered right after). */
-  get onData (): (data: Uint8Array) => void { return this.dataHandler ?? noop }
-  set onData (fn: (data: Uint8Array) => void) {
-    this.dataHandler = fn
-    if (this.pending.length > 0) {
-      const p = this.pending
-      this.pending = []
-      this.pendingBytes = 0
-      queueMicrotask(() => { for (const c of p) if (!this.isClosed) fn(c) })
-    }
-  }
-
-  /** Called once when the link closes (set late, it still fires once). */
-  get onClose (): (err?: Error) => void { return this.closeHandler ?? noop }
-  set onClose (fn: (err?: Error) => void) {
-    this.closeHandler = fn
-    if (this.isClosed && !this.closeReported) queueMicrotask(() => { this.reportClose() })
   }
 
   /** Send bytes; false when the caller should wait for `onDrain`. */
@@ -257,36 +204,10 @@ export class MetaPeerConn implements LinkConn {
     }
     if (this.closing) return
     this.closing = true
-    this.closeTimer = this.clock.setTimeout(() => {
-      this.raw.close(new TimeoutError(`closing link ${this.uri} timed out after ${this.closeTimeoutMs} ms`))
-    }, this.closeTimeoutMs)
+    this.startCloseTimer()
     this.raw.close()
   }
 
   /** @internal the raw duplex closed */
-  rawClose (err?: Error): void {
-    if (this.isClosed) return
-    this.isClosed = true
-    this.closing = true
-    this.closeError ??= err
-    this.clock.clearTimeout(this.closeTimer)
-    this.resolveClosed(this.closeError)
-    if (this.closeHandler !== undefined) this.reportClose()
-  }
-
-  private deliver (c: Uint8Array): void {
-    if (c.byteLength === 0 || this.isClosed) return
-    if (this.counters !== undefined) this.counters.bytesIn += c.byteLength
-    const h = this.dataHandler
-    if (h !== undefined) { h(c); return }
-    this.pending.push(c)
-    this.pendingBytes += c.byteLength
-    if (this.pendingBytes > MAX_PENDING_BYTES) this.close(new HandshakeError('PeerConn.onData was never set and too much data arrived'))
-  }
-
-  private reportClose (): void {
-    if (this.closeReported) return
-    this.closeReported = true
-    this.closeHandler?.(this.closeError)
-  }
+  rawClose (err?: Error): void { this.finish(err) }
 }

@@ -24,11 +24,12 @@ import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { AbortError, ConfigError, TimeoutError } from '@axl/core'
-import { systemClock, type Clock, type TimerHandle } from '../clock.js'
+import { systemClock, type Clock } from '../clock.js'
 import { HandshakeError, UnexpectedPeerKeyError } from './errors.js'
 import { importSodiumNative } from '../session/native.js'
 import type { RawDuplex } from './link-type.js'
-import type { LinkByteCounters, LinkConn, LinkIdentity, LinkSecurer, SecureOptions } from './secured-link.js'
+import type { LinkByteCounters, LinkIdentity, LinkSecurer, SecureOptions } from './secured-link.js'
+import { LinkConnBase } from './link-conn-base.js'
 import { bytesEqual, toHex } from './bytes.js'
 
 /** Options of `NoiseSecurer.create`. */
@@ -50,8 +51,6 @@ export interface NoiseSecurerOptions {
 const log = defaultLogger().forComponent('axl:links')
 const PLACEHOLDER_ADDR: Multiaddr = multiaddr('/memory/axl-link')
 const upgraderStub = { getStreamMuxers: () => new Map(), getConnectionEncrypters: () => new Map() } as unknown as Upgrader
-/** Unread plaintext kept for a PeerConn whose consumer has not set `onData` yet. */
-const MAX_PENDING_BYTES = 16 * 1024 * 1024
 /** Largest Noise transport message (ciphertext with its tag), as the 2-byte length allows. */
 const NOISE_MAX_MESSAGE = 65535
 /** ChaCha20-Poly1305 tag bytes. */
@@ -209,35 +208,12 @@ class RawConn extends AbstractMultiaddrConnection {
 }
 
 /** A Noise-secured link: the PeerConn given to the network layer, plus lifecycle hooks for the manager. */
-export class NoisePeerConn implements LinkConn {
-  readonly remoteKey: Uint8Array
-  readonly uri: string
-  readonly inbound: boolean
-  readonly priority: number
-  /** Resolves once the link is closed (with the error, if it failed). */
-  readonly closed: Promise<Error | undefined>
-  /** Resolves once the underlying raw duplex (socket) has closed. */
-  readonly rawClosed: Promise<Error | undefined>
-  onDrain: () => void = () => {}
+export class NoisePeerConn extends LinkConnBase {
   /** libp2p-noise's message stream (the non-direct path), else undefined. */
   private readonly stream: MessageStream | undefined
   /** The handshake's cipher states (the direct path), else undefined. */
   private readonly cipher: NoiseCipher | undefined
-  private readonly raw: RawDuplex
-  private readonly clock: Clock
-  private readonly closeTimeoutMs: number
-  private readonly counters: LinkByteCounters | undefined
-  private dataHandler: ((data: Uint8Array) => void) | undefined
-  private closeHandler: ((err?: Error) => void) | undefined
-  private pending: Uint8Array[] = []
-  private pendingBytes = 0
   private needDrain = false
-  private closing = false
-  private isClosed = false
-  private closeError: Error | undefined
-  private closeReported = false
-  private closeTimer: TimerHandle | undefined
-  private resolveClosed!: (err: Error | undefined) => void
   // Direct-path receive state: the first length byte when a chunk split the prefix, and a message in parts.
   private rxLenHi = -1
   private rxNeed = 0
@@ -246,16 +222,7 @@ export class NoisePeerConn implements LinkConn {
 
   /** @internal built by NoiseSecurer.secure */
   constructor (init: { stream: MessageStream, raw: RawConn, remoteKey: Uint8Array, uri: string, inbound: boolean, priority: number, clock: Clock, closeTimeoutMs: number, counters?: LinkByteCounters, direct: boolean }) {
-    this.raw = init.raw.raw
-    this.rawClosed = init.raw.rawClosed
-    this.remoteKey = init.remoteKey
-    this.uri = init.uri
-    this.inbound = init.inbound
-    this.priority = init.priority
-    this.clock = init.clock
-    this.closeTimeoutMs = init.closeTimeoutMs
-    this.counters = init.counters
-    this.closed = new Promise(resolve => { this.resolveClosed = resolve })
+    super({ ...init, raw: init.raw.raw, rawClosed: init.raw.rawClosed })
     const s = init.stream
     this.cipher = init.direct ? cipherOf(s) : undefined
     if (this.cipher !== undefined && s.status === 'open') {
@@ -288,28 +255,6 @@ export class NoisePeerConn implements LinkConn {
 
   /** True when the transport phase runs directly on the raw duplex (see the module comment). */
   get direct (): boolean { return this.cipher !== undefined }
-
-  /** Received plaintext goes here (data that arrived before this was set is delivered right after). */
-  get onData (): (data: Uint8Array) => void { return this.dataHandler ?? (() => {}) }
-  set onData (fn: (data: Uint8Array) => void) {
-    this.dataHandler = fn
-    if (this.pending.length > 0) {
-      const p = this.pending
-      this.pending = []
-      this.pendingBytes = 0
-      queueMicrotask(() => { for (const c of p) this.deliver(c) })
-    }
-  }
-
-  /** The raw duplex under this link (for the manager's bookkeeping). */
-  get duplex (): RawDuplex { return this.raw }
-
-  /** Called once when the link closes (set late, it still fires once). */
-  get onClose (): (err?: Error) => void { return this.closeHandler ?? (() => {}) }
-  set onClose (fn: (err?: Error) => void) {
-    this.closeHandler = fn
-    if (this.isClosed && !this.closeReported) queueMicrotask(() => { this.reportClose() })
-  }
 
   /** Encrypt and send; false when the caller should wait for `onDrain`. */
   write (data: Uint8Array): boolean {
@@ -422,9 +367,7 @@ export class NoisePeerConn implements LinkConn {
     }
     if (this.closing) return
     this.closing = true
-    this.closeTimer = this.clock.setTimeout(() => {
-      this.raw.close(new TimeoutError(`closing link ${this.uri} timed out after ${this.closeTimeoutMs} ms`))
-    }, this.closeTimeoutMs)
+    this.startCloseTimer()
     if (this.stream !== undefined) void this.gracefulClose(this.stream)
     else this.raw.close() // the raw duplex flushes what it holds, then closes
   }
@@ -442,32 +385,6 @@ export class NoisePeerConn implements LinkConn {
     } catch (err) {
       s.abort(err as Error)
     }
-  }
-
-  private deliver (c: Uint8Array): void {
-    if (c.byteLength === 0) return
-    if (this.counters !== undefined) this.counters.bytesIn += c.byteLength
-    const h = this.dataHandler
-    if (h !== undefined) { h(c); return }
-    this.pending.push(c)
-    this.pendingBytes += c.byteLength
-    if (this.pendingBytes > MAX_PENDING_BYTES) this.close(new HandshakeError('PeerConn.onData was never set and too much data arrived'))
-  }
-
-  private finish (err?: Error): void {
-    if (this.isClosed) return
-    this.isClosed = true
-    this.closing = true
-    this.closeError ??= err
-    this.clock.clearTimeout(this.closeTimer)
-    this.resolveClosed(this.closeError)
-    if (this.closeHandler !== undefined) this.reportClose()
-  }
-
-  private reportClose (): void {
-    if (this.closeReported) return
-    this.closeReported = true
-    this.closeHandler?.(this.closeError)
   }
 }
 

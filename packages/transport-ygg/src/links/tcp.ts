@@ -28,6 +28,31 @@ export function hostPort (host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
+/**
+ * Resolves with `socket` once it emits `event` (`connect`, or `secureConnect` for TLS); on an error or an abort
+ * the socket is destroyed and the promise rejects with LinkDialError or AbortError.
+ */
+export async function socketReady<S extends net.Socket> (socket: S, event: 'connect' | 'secureConnect', uri: URL, signal: AbortSignal): Promise<S> {
+  return await new Promise<S>((resolve, reject) => {
+    const onAbort = (): void => {
+      socket.destroy()
+      reject(new AbortError('dial aborted', { cause: signal.reason }))
+    }
+    const onError = (err: Error): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.destroy()
+      reject(new LinkDialError(uri.href, err.message, { cause: err }))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.once('error', onError)
+    socket.once(event, () => {
+      signal.removeEventListener('abort', onAbort)
+      socket.removeListener('error', onError)
+      resolve(socket)
+    })
+  })
+}
+
 /** A net.Socket (TCP, TLS or unix) as a RawDuplex. */
 export class TcpDuplex implements RawDuplex {
   private readonly inlet = new DataInlet()
@@ -100,26 +125,9 @@ export function tcpLinkType (): LinkType {
       const port = urlPort(uri)
       if (host === '' || port === 0) throw new ConfigError(`tcp link URI needs host and port: ${uri.href}`)
       if (opts.signal.aborted) throw new AbortError('dial aborted', { cause: opts.signal.reason })
-      return await new Promise<RawDuplex>((resolve, reject) => {
-        // highWaterMark is honoured by net.Socket (stream option) but missing from @types/node's NetConnectOpts
-        const socket = net.connect({ host, port, highWaterMark: HIGH_WATER_MARK } as net.NetConnectOpts)
-        const onAbort = (): void => {
-          socket.destroy()
-          reject(new AbortError('dial aborted', { cause: opts.signal.reason }))
-        }
-        opts.signal.addEventListener('abort', onAbort, { once: true })
-        socket.once('connect', () => {
-          opts.signal.removeEventListener('abort', onAbort)
-          socket.removeListener('error', onError)
-          resolve(new TcpDuplex(socket))
-        })
-        const onError = (err: Error): void => {
-          opts.signal.removeEventListener('abort', onAbort)
-          socket.destroy()
-          reject(new LinkDialError(uri.href, err.message, { cause: err }))
-        }
-        socket.once('error', onError)
-      })
+      // highWaterMark is honoured by net.Socket (stream option) but missing from @types/node's NetConnectOpts
+      const socket = net.connect({ host, port, highWaterMark: HIGH_WATER_MARK } as net.NetConnectOpts)
+      return new TcpDuplex(await socketReady(socket, 'connect', uri, opts.signal))
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

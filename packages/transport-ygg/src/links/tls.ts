@@ -11,10 +11,9 @@ import tls from 'node:tls'
 import { AbortError, ConfigError } from '@axl/core'
 import { defaultLogger } from '@libp2p/logger'
 import { certificateEd25519Key, selfSignedCertificate, type TlsCredentials } from './certificate.js'
-import { LinkDialError } from './errors.js'
 import { type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 import type { LinkIdentity } from './secured-link.js'
-import { hostPort, TcpDuplex, urlHost, urlPort } from './tcp.js'
+import { hostPort, socketReady, TcpDuplex, urlHost, urlPort } from './tcp.js'
 
 const log = defaultLogger().forComponent('axl:links:tls')
 /** Socket buffer size above which write() asks the writer to wait (as tcp.ts). */
@@ -47,35 +46,19 @@ export function tlsLinkType (opts: TlsLinkTypeOptions): LinkType {
       const sniParam = uri.searchParams.get('sni')
       const servername = sniParam !== null && sniParam !== '' && isIP(sniParam) === 0 ? sniParam : isIP(host) === 0 ? host : undefined
       const { cert, key } = credentials()
-      return await new Promise<RawDuplex>((resolve, reject) => {
-        const socket = tls.connect({
-          host,
-          port,
-          ...(servername !== undefined ? { servername } : {}),
-          rejectUnauthorized: false,
-          minVersion: 'TLSv1.2',
-          maxVersion: 'TLSv1.3',
-          cert,
-          key,
-          highWaterMark: HIGH_WATER_MARK
-        } as tls.ConnectionOptions)
-        const onAbort = (): void => {
-          socket.destroy()
-          reject(new AbortError('dial aborted', { cause: dialOpts.signal.reason }))
-        }
-        dialOpts.signal.addEventListener('abort', onAbort, { once: true })
-        const onError = (err: Error): void => {
-          dialOpts.signal.removeEventListener('abort', onAbort)
-          socket.destroy()
-          reject(new LinkDialError(uri.href, err.message, { cause: err }))
-        }
-        socket.once('error', onError)
-        socket.once('secureConnect', () => {
-          dialOpts.signal.removeEventListener('abort', onAbort)
-          socket.removeListener('error', onError)
-          resolve(new TcpDuplex(socket, { scheme: 'tls', remoteUri: `tls://${hostPort(host, port)}`, certificateKey: peerKey(socket) }))
-        })
-      })
+      const socket = tls.connect({
+        host,
+        port,
+        ...(servername !== undefined ? { servername } : {}),
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+        maxVersion: 'TLSv1.3',
+        cert,
+        key,
+        highWaterMark: HIGH_WATER_MARK
+      } as tls.ConnectionOptions)
+      await socketReady(socket, 'secureConnect', uri, dialOpts.signal)
+      return new TcpDuplex(socket, { scheme: 'tls', remoteUri: `tls://${hostPort(host, port)}`, certificateKey: peerKey(socket) })
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

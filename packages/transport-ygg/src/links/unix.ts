@@ -7,9 +7,8 @@ import net from 'node:net'
 import { rm } from 'node:fs/promises'
 import { AbortError, ConfigError } from '@axl/core'
 import { defaultLogger } from '@libp2p/logger'
-import { LinkDialError } from './errors.js'
 import type { DialOptions, LinkListener, LinkType, RawDuplex } from './link-type.js'
-import { TcpDuplex } from './tcp.js'
+import { socketReady, TcpDuplex } from './tcp.js'
 
 const log = defaultLogger().forComponent('axl:links:unix')
 
@@ -26,25 +25,8 @@ export function unixLinkType (): LinkType {
     async dial (uri: URL, opts: DialOptions): Promise<RawDuplex> {
       const path = socketPath(uri)
       if (opts.signal.aborted) throw new AbortError('dial aborted', { cause: opts.signal.reason })
-      return await new Promise<RawDuplex>((resolve, reject) => {
-        const socket = net.connect({ path })
-        const onAbort = (): void => {
-          socket.destroy()
-          reject(new AbortError('dial aborted', { cause: opts.signal.reason }))
-        }
-        opts.signal.addEventListener('abort', onAbort, { once: true })
-        const onError = (err: Error): void => {
-          opts.signal.removeEventListener('abort', onAbort)
-          socket.destroy()
-          reject(new LinkDialError(uri.href, err.message, { cause: err }))
-        }
-        socket.once('error', onError)
-        socket.once('connect', () => {
-          opts.signal.removeEventListener('abort', onAbort)
-          socket.removeListener('error', onError)
-          resolve(new TcpDuplex(socket, { remoteUri: `unix://${path}` }))
-        })
-      })
+      const socket = await socketReady(net.connect({ path }), 'connect', uri, opts.signal)
+      return new TcpDuplex(socket, { remoteUri: `unix://${path}` })
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const path = socketPath(uri)
