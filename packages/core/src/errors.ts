@@ -110,3 +110,30 @@ export class ConfigError extends AxlError {
 export class InvalidAddressError extends AxlError {
   constructor (message: string) { super('ERR_INVALID_ADDRESS', message) }
 }
+
+/**
+ * A custom protocol could not be opened: the peer does not handle it, or accepts no custom protocols at all (a
+ * Go AXL node, a transport without a protocol channel). `reason` says which.
+ */
+export class UnsupportedProtocolError extends AxlError {
+  readonly peer: string
+  readonly protocol: string
+  readonly reason: string
+  constructor (peer: string, protocol: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_UNSUPPORTED_PROTOCOL', `peer ${peer} does not speak ${protocol}: ${reason}`, options)
+    this.peer = peer
+    this.protocol = protocol
+    this.reason = reason
+  }
+}
+
+/** The peer handles the protocol but its access check refused us (or its limit for that protocol is reached). */
+export class ProtocolRefusedError extends AxlError {
+  readonly peer: string
+  readonly protocol: string
+  constructor (peer: string, protocol: string, reason: string) {
+    super('ERR_PROTOCOL_REFUSED', `peer ${peer} refused ${protocol}: ${reason}`)
+    this.peer = peer
+    this.protocol = protocol
+  }
+}

@@ -4,6 +4,20 @@ import type { MeshStream } from './stream.js'
 import type { WaitOptions } from './deadline.js'
 
 /**
+ * Which kind of stream a mesh carries: `axl` streams carry AXL frames (the only kind Go AXL speaks: overlay TCP
+ * port 7000 on the Yggdrasil mesh); `protocols` streams start with a protocol negotiation for the user's own
+ * protocols (`node.handle('/my/proto/1.0', ...)`), on a separate channel a Go AXL node refuses, so that such a
+ * stream can never be misread as an AXL message there.
+ */
+export type MeshChannel = 'axl' | 'protocols'
+
+/** Options of Mesh.dial. */
+export interface MeshDialOptions extends WaitOptions {
+  /** The channel to open the stream on (default 'axl'). */
+  channel?: MeshChannel
+}
+
+/**
  * The Mesh: what every transport implements (the in-memory mesh, the Yggdrasil overlay, your own).
  * A mesh opens reliable ordered streams to peers by id and hands inbound streams to the node, each carrying
  * the authenticated full peer id of its remote. createNode() runs AXL's framing and envelopes on top.
@@ -13,10 +27,15 @@ export interface Mesh {
   start: () => Promise<void>
   /** Stop: reset every stream, release sockets and timers. */
   stop: () => Promise<void>
-  /** Open a stream to `peer` (rejects with UnreachableError, TimeoutError or AbortError). */
-  dial: (peer: PeerId, opts?: WaitOptions) => Promise<MeshStream>
-  /** Set the handler for inbound streams (called once per stream). */
-  handle: (handler: (stream: MeshStream) => void) => void
+  /**
+   * Open a stream to `peer` on a channel (default 'axl'); rejects with UnreachableError, TimeoutError or
+   * AbortError, and on the 'protocols' channel with UnsupportedProtocolError when the peer has none.
+   */
+  dial: (peer: PeerId, opts?: MeshDialOptions) => Promise<MeshStream>
+  /** Set the handler for inbound streams (called once per stream, with its channel; a mesh without channels passes 'axl' or nothing). */
+  handle: (handler: (stream: MeshStream, channel?: MeshChannel) => void) => void
+  /** Channels this mesh carries (default `['axl']`: a transport that does not list 'protocols' cannot carry custom protocols). */
+  readonly channels?: readonly MeshChannel[]
   /** The overlay as this node sees it. */
   topology: () => Topology
   /** Largest message this mesh can carry, if it imposes one below the node's own limit. */

@@ -1,6 +1,6 @@
 import './polyfill.js'
 import { setMaxListeners } from 'node:events'
-import { AxlError, FrameTooLargeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError } from './errors.js'
+import { AxlError, FrameTooLargeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnsupportedProtocolError } from './errors.js'
 import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type WaitOptions } from './deadline.js'
 import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
 import { FrameReader, writeFrame } from './frame-io.js'
@@ -8,6 +8,7 @@ import { generateIdentity, type Identity } from './identity.js'
 import { Inbox, type InboundMessage, type InboxStats } from './inbox.js'
 import { resolveLimits, type Limits } from './limits.js'
 import type { Mesh, Topology, TransportFactory } from './mesh.js'
+import { answerNegotiation, checkProtocolName, negotiateOutbound, ProtocolStatus, readProtocolName, type ProtocolHandler, type ProtocolOptions } from './protocols.js'
 import { parsePeerId, type PeerId } from './peer-id.js'
 import type { MeshStream } from './stream.js'
 
@@ -116,11 +117,29 @@ export interface AxlNode<S extends Record<string, unknown> = Record<string, unkn
   nextMessage: (opts?: WaitOptions) => Promise<InboundMessage>
   /** One request frame, one reply frame, over one stream, with a deadline (default limits.requestTimeoutMs). */
   request: (peer: PeerId | string, frame: Uint8Array, opts?: WaitOptions) => Promise<Uint8Array>
-  /** Register the handler for inbound MCP or A2A envelopes (replacing any previous one); returns an unregister function. */
-  handle: ((kind: 'mcp', handler: McpHandler) => () => void) & ((kind: 'a2a', handler: A2aHandler) => () => void)
+  /**
+   * Register a handler, replacing any previous one for the same name; returns an unregister function.
+   * `'mcp'` / `'a2a'`: inbound MCP or A2A envelopes on AXL streams (what Go AXL peers send).
+   * `'/name/version'`: your own protocol; each inbound stream that negotiates it is handed to `handler`
+   * (see `dialProtocol`), after `options.allow` admitted the caller.
+   */
+  handle: ((kind: 'mcp', handler: McpHandler) => () => void) & ((kind: 'a2a', handler: A2aHandler) => () => void) &
+  ((protocol: `/${string}`, handler: ProtocolHandler, options?: ProtocolOptions) => () => void)
+  /**
+   * Open a stream of your own protocol to a peer: negotiated on the mesh's protocol channel, then yours to
+   * read and write. Rejects with UnsupportedProtocolError (the peer does not handle it, or takes no custom
+   * protocols: e.g. a Go AXL node), ProtocolRefusedError (its access check said no, or it is busy),
+   * UnreachableError, TimeoutError or AbortError. Default deadline: limits.requestTimeoutMs.
+   */
+  dialProtocol: (peer: PeerId | string, protocol: string, opts?: WaitOptions) => Promise<MeshStream>
+  /** The custom protocols registered on this node. */
+  protocols: () => string[]
   /** The overlay as this node sees it. */
   topology: () => Topology
-  /** Open a raw stream to a peer (for protocols beyond AXL's frames). */
+  /**
+   * Open a raw stream on the AXL channel: the remote node reads it as AXL frames (4-byte length + body), as Go
+   * AXL does. For a protocol of your own use `dialProtocol`.
+   */
   dial: (peer: PeerId | string, opts?: WaitOptions) => Promise<MeshStream>
   /** True until stop() is called. */
   readonly running: boolean
@@ -181,6 +200,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly sweeper: Sweeper
   private mcpHandler: McpHandler | undefined
   private a2aHandler: A2aHandler | undefined
+  /** Custom protocols by name. */
+  private readonly protocolHandlers = new Map<string, { handler: ProtocolHandler, options: ProtocolOptions, active: number }>()
   private activeRequests = 0
   private readonly outbound = new Map<PeerId, { active: number, waiters: Array<() => void> }>()
   /** Idle request streams by peer (see POOL_IDLE_MS). */
@@ -213,7 +234,10 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
 
   async start (): Promise<void> {
     if (this.state !== 'new') return
-    this.mesh.handle(stream => { void this.onStream(stream) })
+    this.mesh.handle((stream, channel) => {
+      if (channel === 'protocols') void this.onProtocolStream(stream)
+      else void this.onStream(stream)
+    })
     await this.mesh.start()
     this.state = 'running'
     try {
@@ -245,7 +269,16 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     await this.mesh.stop()
   }
 
-  handle (kind: 'mcp' | 'a2a', handler: McpHandler | A2aHandler): () => void {
+  handle (kind: string, handler: McpHandler | A2aHandler | ProtocolHandler, options: ProtocolOptions = {}): () => void {
+    if (typeof kind === 'string' && kind.startsWith('/')) {
+      checkProtocolName(kind)
+      if (typeof handler !== 'function') throw new AxlError('ERR_INVALID_ARGUMENT', 'a protocol handler must be a function (stream, ctx) => ...')
+      const maxStreams = options.maxStreams ?? 64
+      if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new AxlError('ERR_INVALID_ARGUMENT', `maxStreams must be a positive integer, got ${String(options.maxStreams)}`)
+      const entry = { handler: handler as ProtocolHandler, options: { ...options, maxStreams }, active: 0 }
+      this.protocolHandlers.set(kind, entry)
+      return () => { if (this.protocolHandlers.get(kind) === entry) this.protocolHandlers.delete(kind) }
+    }
     if (kind === 'mcp') {
       this.mcpHandler = handler as McpHandler
       return () => { if (this.mcpHandler === handler) this.mcpHandler = undefined }
@@ -254,7 +287,30 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       this.a2aHandler = handler as A2aHandler
       return () => { if (this.a2aHandler === handler) this.a2aHandler = undefined }
     }
-    throw new AxlError('ERR_INVALID_ARGUMENT', `unknown handler kind "${String(kind)}": expected 'mcp' or 'a2a'`)
+    throw new AxlError('ERR_INVALID_ARGUMENT', `unknown handler kind "${String(kind)}": expected 'mcp', 'a2a' or a protocol name starting with '/'`)
+  }
+
+  protocols (): string[] { return [...this.protocolHandlers.keys()] }
+
+  async dialProtocol (peer: PeerId | string, protocol: string, opts: WaitOptions = {}): Promise<MeshStream> {
+    this.assertRunning()
+    const to = parsePeerId(peer)
+    checkProtocolName(protocol)
+    if (!(this.mesh.channels ?? ['axl']).includes('protocols')) {
+      throw new UnsupportedProtocolError(to, protocol, 'this node\'s transport has no protocol channel')
+    }
+    const scope = this.scope(opts, `opening ${protocol} to ${to}`)
+    let stream: MeshStream | undefined
+    try {
+      stream = await this.mesh.dial(to, { signal: scope.signal, channel: 'protocols' })
+      await negotiateOutbound(stream, to, protocol, { signal: scope.signal })
+      return stream
+    } catch (err) {
+      stream?.abort(err instanceof Error ? err : String(err))
+      if (scope.signal.aborted) throw abortReason(scope.signal)
+      if (err instanceof UnsupportedProtocolError && err.protocol !== protocol) throw new UnsupportedProtocolError(to, protocol, err.reason, { cause: err })
+      throw err
+    } finally { scope.done() }
   }
 
   topology (): Topology { return this.mesh.topology() }
@@ -528,6 +584,53 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   }
 
   // ---- inbound ----------------------------------------------------------------------------------------
+
+  /** An inbound stream on the protocol channel: negotiate, check access, hand it to the protocol's handler. */
+  private async onProtocolStream (stream: MeshStream): Promise<void> {
+    if (this.state !== 'running' || this.activeStreams.size >= this.limits.maxConcurrentStreams) {
+      this.stats.streamsRejected++
+      stream.abort('too many concurrent streams')
+      return
+    }
+    this.activeStreams.add(stream)
+    const from = stream.remotePeer
+    let entry: { handler: ProtocolHandler, options: ProtocolOptions, active: number } | undefined
+    let protocol: string | null = null
+    try {
+      protocol = await readProtocolName(stream, { timeoutMs: this.limits.readTimeoutMs, signal: this.stopController.signal })
+      if (protocol === null) { stream.abort('malformed protocol negotiation'); return }
+      entry = this.protocolHandlers.get(protocol)
+      if (entry === undefined) { answerNegotiation(stream, ProtocolStatus.unknown, `no handler for ${protocol}`); return }
+      const verdict = entry.options.allow === undefined ? true : await entry.options.allow(from, protocol)
+      if (verdict !== true) {
+        answerNegotiation(stream, ProtocolStatus.refused, typeof verdict === 'string' && verdict !== '' ? verdict : 'access denied')
+        return
+      }
+      if (entry.active >= (entry.options.maxStreams ?? 64)) { answerNegotiation(stream, ProtocolStatus.busy, `too many ${protocol} streams`); return }
+      answerNegotiation(stream, ProtocolStatus.accepted)
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : String(err))
+      this.activeStreams.delete(stream)
+      if (this.state !== 'running') return
+      this.stats.streamErrors++
+      this.emit('stream:error', { from, error: err instanceof Error ? err : new Error(String(err)) })
+      return
+    }
+    entry.active++
+    try {
+      await entry.handler(stream, { from, protocol, signal: this.stopController.signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : String(err))
+      if (this.state === 'running') {
+        this.stats.streamErrors++
+        this.emit('stream:error', { from, error: err instanceof Error ? err : new Error(String(err)) })
+      }
+    } finally {
+      entry.active--
+      // the handler owns the stream; once it settled the node only stops tracking it when it ends
+      void stream.closed().finally(() => { this.activeStreams.delete(stream) })
+    }
+  }
 
   private async onStream (stream: MeshStream): Promise<void> {
     if (this.state === 'running' && this.activeStreams.size >= this.limits.maxConcurrentStreams) {

@@ -69,6 +69,8 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
   private drainWaiters: Array<() => void> = []
   private closeWaiters: Array<() => void> = []
   private discarding = false
+  /** Bytes put back by unread() and not read again yet (already reported to onConsumed once). */
+  private replayed = 0
 
   constructor (init: MeshStreamInit) {
     this.id = nextStreamId++
@@ -192,12 +194,30 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
       this.chunks[this.head++] = EMPTY
       if (this.head === this.chunks.length) { this.chunks = []; this.head = 0 }
       this.buffered -= chunk.byteLength
-      this.onConsumed?.(chunk.byteLength)
+      let consumed = chunk.byteLength
+      if (this.replayed > 0) {
+        const again = Math.min(this.replayed, consumed)
+        this.replayed -= again
+        consumed -= again
+      }
+      if (consumed > 0) this.onConsumed?.(consumed)
       return chunk
     }
     if (this.resetReason !== undefined) throw this.resetError()
     if (this.remoteEnded) return null
     return undefined
+  }
+
+  /**
+   * Put bytes back in front of the receive buffer, to be read again (a protocol layer that read past its own
+   * header hands the rest to the application).
+   */
+  unread (data: Uint8Array): void {
+    if (data.byteLength === 0 || this.resetReason !== undefined) return
+    if (this.head > 0) { this.chunks = this.chunks.slice(this.head); this.head = 0 }
+    this.chunks.unshift(data)
+    this.buffered += data.byteLength
+    this.replayed += data.byteLength
   }
 
   /** Iterate over received chunks until the remote half-closes. */

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createNode, decodeMcpResponse, encodeMcpRequest, type AxlNode } from '@axl/core'
+import { createNode, decodeMcpResponse, encodeMcpRequest, UnsupportedProtocolError, type AxlNode } from '@axl/core'
 import { ygg, type YggMesh } from '../src/index.js'
 import { eventually } from '../../bridge/test/helpers/processes.js'
 import { goPeerSkipReason, startGoPeer, type GoPeer } from './helpers/go-peer.js'
@@ -128,5 +128,25 @@ describe.skipIf(reason !== undefined)('yggdrasil-go TUN + Linux kernel TCP ↔ o
     expect(answers).toEqual((client.sent as Array<{ sha256: string }>).map(s => s.sha256))
     expect(mesh.overlay.stats.forwarded - forwardedBefore).toBeGreaterThan(big / 65535)
     console.log(`Go — TS — Go: 16 MiB of kernel TCP through our relay in ${ms.toFixed(0)} ms (${(16 / (ms / 1000)).toFixed(1)} MiB/s)`)
+  })
+
+  it('a custom protocol to a node that only speaks AXL frames fails cleanly here and is never read as a message there', async () => {
+    const ns = netns('p')
+    const g = await startGoPeer({ netns: ns, ifName: 'ygg0', peers: [`unix://${join(dir, 'ts.sock')}`] })
+    goPeers.push(g)
+    await eventually('the Go node to be linked to us', async () => node.topology().peers.some(p => p.up && p.publicKey === g.publicKey), 15_000)
+    // An AXL-frame server on the Go node's port 7000 (what Go AXL runs there): it records every frame it gets.
+    let listening!: () => void
+    const ready = new Promise<void>(resolve => { listening = resolve })
+    const server = framePeer(ns, ['server', '::', '7000'], o => { if (o.listening !== undefined) listening() })
+    await ready
+    const err = await node.dialProtocol(g.publicKey, '/chat/1', { timeoutMs: 20_000 }).catch((e: Error) => e)
+    expect(err).toBeInstanceOf(UnsupportedProtocolError)
+    expect((err as Error).message).toMatch(new RegExp(`peer ${g.publicKey} does not speak /chat/1: its overlay port 7001 refused the connection`))
+    // The first (and only) connection the AXL port saw is this ordinary message, sent after the attempt.
+    await node.send(g.publicKey, new TextEncoder().encode('an AXL message'), { timeoutMs: 20_000 })
+    const served = await server
+    expect(served.frames).toHaveLength(1)
+    expect(served.frames[0].size).toBe('an AXL message'.length)
   })
 })

@@ -1,5 +1,5 @@
 /**
- * ygg() in one process over memory:// links: A — P — B with the whole stack (Noise links, ironwood,
+ * ygg() in one process over memory:// links: A — P — B with the whole stack (Yggdrasil links, ironwood,
  * sessions, IPv6, userspace TCP) under createNode().
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -79,4 +79,25 @@ describe('ygg() over memory links', () => {
     await vi.waitFor(() => { expect(b.mesh.tcp.stats.packetsIn).toBeGreaterThan(before) }, { timeout: 5000, interval: 10 })
     expect(b.mesh.stats.spoofedDropped).toBe(1)
   }, 60_000)
+
+  it('custom protocols cross the overlay on their own port (7001): A opens /chat/1 to B through P', async () => {
+    const relay = `memory://relay-${randomBytes(4).toString('hex')}`
+    await start('P', { listen: [relay] })
+    const a = await start('A', { peers: [relay] })
+    const b = await start('B', { peers: [relay] })
+    b.node.handle('/chat/1', async (stream, ctx) => {
+      const parts: string[] = []
+      for await (const c of stream) parts.push(new TextDecoder().decode(c))
+      stream.send(new TextEncoder().encode(`${ctx.from.slice(0, 8)} said ${parts.join('')}`))
+      stream.closeWrite()
+    })
+    const s = await a.node.dialProtocol(b.node.peerId, '/chat/1', { timeoutMs: 20_000 })
+    s.send(new TextEncoder().encode('hello over ygg'))
+    s.closeWrite()
+    let answer = ''
+    for await (const c of s) answer += new TextDecoder().decode(c)
+    expect(answer).toBe(`${a.node.peerId.slice(0, 8)} said hello over ygg`)
+    await expect(a.node.dialProtocol(b.node.peerId, '/nope/1')).rejects.toThrow(/does not speak \/nope\/1: no handler/)
+    expect(b.node.recv()).toBeUndefined()
+  })
 })

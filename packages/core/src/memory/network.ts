@@ -1,6 +1,6 @@
 import { UnreachableError, NotStartedError } from '../errors.js'
 import { withDeadline, type WaitOptions } from '../deadline.js'
-import type { Mesh, MeshComponents, Topology, TopologyPeer, TransportFactory } from '../mesh.js'
+import type { Mesh, MeshChannel, MeshComponents, MeshDialOptions, Topology, TopologyPeer, TransportFactory } from '../mesh.js'
 import type { PeerId } from '../peer-id.js'
 import { MeshStream } from '../stream.js'
 
@@ -113,7 +113,7 @@ export class MemoryNetwork {
   }
 
   /** @internal */
-  async open (from: MemoryMesh, to: PeerId, opts: WaitOptions): Promise<MeshStream> {
+  async open (from: MemoryMesh, to: PeerId, opts: MeshDialOptions): Promise<MeshStream> {
     if (this.latency > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined
       const delay = new Promise(resolve => { timer = setTimeout(resolve, this.latency) })
@@ -137,7 +137,7 @@ export class MemoryNetwork {
     const pair = { local, remote, a: from.id, b: to, pipes: [ab, ba] as const }
     from.track(pair)
     target.track(pair)
-    target.handler(remote)
+    target.handler(remote, opts.channel ?? 'axl')
     return local
   }
 
@@ -247,7 +247,8 @@ class Pipe {
 /** A node's view of a MemoryNetwork. */
 class MemoryMesh implements Mesh {
   readonly id: PeerId
-  handler: ((s: MeshStream) => void) | undefined
+  readonly channels: readonly MeshChannel[] = ['axl', 'protocols']
+  handler: ((s: MeshStream, channel: MeshChannel) => void) | undefined
   private readonly pairs = new Set<Pair>()
   private started = false
   private readonly address: string
@@ -273,12 +274,12 @@ class MemoryMesh implements Mesh {
     this.net.unregister(this)
   }
 
-  async dial (peer: PeerId, opts: WaitOptions = {}): Promise<MeshStream> {
+  async dial (peer: PeerId, opts: MeshDialOptions = {}): Promise<MeshStream> {
     if (!this.started) throw new NotStartedError('the memory mesh is stopped')
     return await this.net.open(this, peer, opts)
   }
 
-  handle (handler: (stream: MeshStream) => void): void { this.handler = handler }
+  handle (handler: (stream: MeshStream, channel?: MeshChannel) => void): void { this.handler = handler }
 
   private purgeAt = 256
 

@@ -8,9 +8,9 @@
  * ```
  */
 import {
-  MeshStream, NotStartedError, UnreachableError, TimeoutError, AbortError, ConfigError,
+  MeshStream, NotStartedError, UnreachableError, UnsupportedProtocolError, TimeoutError, AbortError, ConfigError,
   formatIpv6, peerIdFromBytes, peerIdToBytes,
-  type Mesh, type MeshComponents, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
+  type Mesh, type MeshChannel, type MeshComponents, type MeshDialOptions, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
 } from '@axl/core'
 import { Links, type LinkType, type BackoffOptions } from '../links/index.js'
 import { Overlay } from '../overlay.js'
@@ -21,6 +21,7 @@ import { systemClock, type Clock } from '../clock.js'
 import { SessionManager } from '../session/session.js'
 import { TcpStack } from '../tcp/stack.js'
 import type { TcpConnection } from '../tcp/connection.js'
+import { ConnectionRefusedError } from '../tcp/errors.js'
 import { AddressBook } from './address-book.js'
 import { tcpConnectionStream } from './tcp-stream.js'
 
@@ -52,6 +53,12 @@ export interface YggOptions {
   allowedPublicKeys?: Array<string | Uint8Array>
   /** The overlay TCP port AXL streams use; all nodes must agree. Default 7000, as Go AXL. */
   tcpPort?: number
+  /**
+   * The overlay TCP port of custom protocols (`node.handle('/proto/1.0', …)`, `node.dialProtocol`). A separate
+   * port, so a Go AXL node (which listens on tcpPort only) refuses such a stream instead of reading it as a
+   * message. Default 7001.
+   */
+  protocolPort?: number
   /**
    * IPv6 MTU of our TCP. Default 65280: a full-size packet, with its session and overlay headers, still fits in
    * one Noise message (65519 bytes), so links neither split nor reassemble it and relays forward it in place.
@@ -99,15 +106,23 @@ export class YggMesh implements Mesh {
   private readonly ourAddress: Uint8Array
   private readonly publicKey: Uint8Array
   private readonly tcpPort: number
+  private readonly protocolPort: number
+  /** This mesh carries AXL streams and custom-protocol streams. */
+  readonly channels: readonly MeshChannel[] = ['axl', 'protocols']
   private readonly connectTimeoutMs: number
-  private handler: ((s: MeshStream) => void) | undefined
+  private handler: ((s: MeshStream, channel: MeshChannel) => void) | undefined
   private listener: { close: () => void } | undefined
+  private protocolListener: { close: () => void } | undefined
   private state: 'new' | 'running' | 'stopped' = 'new'
 
   constructor (components: MeshComponents, private readonly opts: YggOptions) {
     const { identity } = components
     this.tcpPort = opts.tcpPort ?? 7000
     if (!Number.isInteger(this.tcpPort) || this.tcpPort < 1 || this.tcpPort > 65535) throw new ConfigError(`tcpPort must be 1..65535, got ${String(opts.tcpPort)}`)
+    this.protocolPort = opts.protocolPort ?? 7001
+    if (!Number.isInteger(this.protocolPort) || this.protocolPort < 1 || this.protocolPort > 65535 || this.protocolPort === this.tcpPort) {
+      throw new ConfigError(`protocolPort must be 1..65535 and differ from tcpPort (${this.tcpPort}), got ${String(opts.protocolPort)}`)
+    }
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 15_000
     const clock = opts.clock ?? systemClock()
     const mtu = opts.mtu ?? DEFAULT_MTU
@@ -148,7 +163,8 @@ export class YggMesh implements Mesh {
   async start (): Promise<void> {
     if (this.state !== 'new') return
     this.state = 'running'
-    this.listener = this.tcp.listen(this.tcpPort, conn => { this.accept(conn) })
+    this.listener = this.tcp.listen(this.tcpPort, conn => { this.accept(conn, 'axl') })
+    this.protocolListener = this.tcp.listen(this.protocolPort, conn => { this.accept(conn, 'protocols') })
     try {
       this.listening = await Promise.all((this.opts.listen ?? []).map(async uri => await this.links.listen(uri)))
     } catch (err) {
@@ -163,24 +179,29 @@ export class YggMesh implements Mesh {
     this.state = 'stopped'
     this.handler = undefined
     this.listener?.close()
+    this.protocolListener?.close()
     this.tcp.close()
     this.sessions.close()
     this.overlay.close()
     await this.links.stop()
   }
 
-  handle (handler: (stream: MeshStream) => void): void { this.handler = handler }
+  handle (handler: (stream: MeshStream, channel?: MeshChannel) => void): void { this.handler = handler }
 
-  async dial (peer: PeerId, opts: WaitOptions = {}): Promise<MeshStream> {
+  async dial (peer: PeerId, opts: MeshDialOptions = {}): Promise<MeshStream> {
     if (this.state !== 'running') throw new NotStartedError('the ygg mesh is not running')
     const key = peerIdToBytes(peer)
     const address = this.book.learn(key)
     const timeoutMs = Math.min(opts.timeoutMs ?? Infinity, this.connectTimeoutMs)
+    const port = opts.channel === 'protocols' ? this.protocolPort : this.tcpPort
     let conn: TcpConnection
     try {
-      conn = await this.tcp.connect(address, this.tcpPort, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), timeoutMs })
+      conn = await this.tcp.connect(address, port, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), timeoutMs })
     } catch (err) {
       if (err instanceof AbortError || opts.signal?.aborted === true) throw err
+      if (opts.channel === 'protocols' && err instanceof ConnectionRefusedError) {
+        throw new UnsupportedProtocolError(peer, 'custom protocols', `its overlay port ${port} refused the connection: it takes no custom protocols (a Go AXL node, or protocolPort differs)`, { cause: err })
+      }
       if (err instanceof TimeoutError && opts.timeoutMs !== undefined && opts.timeoutMs <= this.connectTimeoutMs) throw err
       const why = err instanceof TimeoutError
         ? `no answer within ${timeoutMs} ms (no route to the key, or the node is offline)`
@@ -212,11 +233,11 @@ export class YggMesh implements Mesh {
     }
   }
 
-  /** An inbound TCP connection to our port: the remote's full key is the session key that carried its SYN. */
-  private accept (conn: TcpConnection): void {
+  /** An inbound TCP connection to one of our ports: the remote's full key is the session key that carried its SYN. */
+  private accept (conn: TcpConnection, channel: MeshChannel): void {
     const key = this.book.keyAt(conn.remoteAddress, 0)
     if (key === undefined || this.handler === undefined) { conn.reset(); return }
-    this.handler(tcpConnectionStream(conn, peerIdFromBytes(key), 'inbound', STREAM_OPTIONS))
+    this.handler(tcpConnectionStream(conn, peerIdFromBytes(key), 'inbound', STREAM_OPTIONS), channel)
   }
 
   /** Session plaintext → IPv6 → TCP, dropping packets whose source does not match the authenticated key. */
