@@ -5,7 +5,7 @@
  */
 import http from 'node:http'
 import { MalformedEnvelopeError, compactJson, decodeMcpResponse, type AxlNode, type EnvelopeReply, type McpHandler, type PeerId } from '@axl/core'
-import type { McpPort } from '@axl/router-a2a'
+import type { McpPort } from '@axl/router-mcp'
 import { goJsonString } from './http-response.js'
 import { HttpCallError, httpCall } from './http-client.js'
 

@@ -5,7 +5,8 @@ import {
   BoundedTaskStore, McpCallParseError, PeerUser, buildAgentCard, mcpSkill, parseMcpCall, peerFromUrl, pythonJsonDumps, pythonTitle,
   toMcpPort, A2aUrlError, MCP_PROXY_SKILL, type CardInput
 } from '../src/index.js'
-import type { PeerId } from '@axl/core'
+import { createNode, MemoryNetwork, type PeerId } from '@axl/core'
+import { mcp } from '@axl/router-mcp'
 
 const PEER = 'ab'.repeat(32)
 
@@ -113,16 +114,23 @@ describe('peerFromUrl', () => {
 })
 
 describe('toMcpPort', () => {
-  test('adapts list() rows and skips services that are down', async () => {
-    const router = {
-      list: () => [{ name: 'a', status: 'ready' }, { name: 'b', status: 'failed' }, { name: 'c', status: 'restarting' }],
-      dispatch: async (call: { service: string }) => ({ response: JSON.stringify(call.service) })
-    }
-    const port = toMcpPort(router)
-    expect(port?.services()).toEqual(['a', 'c'])
-    expect(await port?.dispatch({ service: 'a', request: '{}' }, { from: PEER as PeerId, signal: new AbortController().signal })).toEqual({ response: '"a"' })
+  test('takes anything with services() and dispatch(), and nothing else', async () => {
+    const port = { services: () => ['a'], dispatch: async (call: { service: string }) => ({ response: JSON.stringify(call.service) }) }
+    expect(toMcpPort(port)).toBe(port)
+    expect(await toMcpPort(port)?.dispatch({ service: 'a', request: '{}' }, { from: PEER as PeerId, signal: new AbortController().signal })).toEqual({ response: '"a"' })
     expect(toMcpPort({ list: () => [] })).toBeUndefined()
     expect(toMcpPort(undefined)).toBeUndefined()
+  })
+
+  test('router-mcp\'s McpRouter is an McpPort: services() lists what is up, dispatch() answers as for an inbound envelope', async () => {
+    const node = await createNode({ transport: new MemoryNetwork().transport(), services: { mcp: mcp() } })
+    try {
+      await node.services.mcp.register('echo', async (req: { params?: unknown }) => req.params ?? null)
+      const port = toMcpPort(node.services.mcp)!
+      expect(port.services()).toEqual(['echo'])
+      const r = await port.dispatch({ service: 'echo', request: '{"jsonrpc":"2.0","id":7,"method":"x","params":{"v":1}}' }, { from: PEER as PeerId, signal: new AbortController().signal })
+      expect(JSON.parse(r.response!)).toEqual({ jsonrpc: '2.0', id: 7, result: { v: 1 } })
+    } finally { await node.stop() }
   })
 })
 

@@ -8,9 +8,9 @@
 import { AbortError, AxlError, NotStartedError, TimeoutError, type PeerId } from '@axl/core'
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
-import type { McpRouter } from './router.js'
+import type { McpCaller } from './client.js'
 
-/** Options of router.transport(). */
+/** Options of router.transport() / new MeshClientTransport(). */
 export interface MeshTransportOptions {
   /** Deadline of each mesh round trip, ms. Default: the node's requestTimeoutMs. */
   timeoutMs?: number
@@ -39,7 +39,7 @@ export class MeshClientTransport implements Transport {
   private readonly maxPending: number
 
   constructor (
-    private readonly router: McpRouter,
+    private readonly router: McpCaller,
     /** The remote node. */
     readonly peer: PeerId,
     /** The remote service. */

@@ -3,8 +3,8 @@
  * client side (call a remote service, or get an MCP SDK Transport to one).
  */
 import {
-  AxlError, NotStartedError, TimeoutError, decodeMcpResponse, encodeMcpRequest, encodeMcpResponse, parsePeerId, withDeadline,
-  type AxlNode, type EnvelopeReply, type McpRequest, type NodeComponents, type PeerId, type RawJson, type RequestContext, type WaitOptions
+  AxlError, NotStartedError, TimeoutError, encodeMcpResponse, parsePeerId, withDeadline,
+  type AxlNode, type EnvelopeReply, type NodeComponents, type PeerId, type RawJson, type RequestContext
 } from '@axl/core'
 import { setMaxListeners } from 'node:events'
 import type { Backend, CallContext, ServiceKind, ServiceStatus } from './backend.js'
@@ -13,7 +13,9 @@ import { BackendError, InvalidServiceError, ServiceExistsError } from './errors.
 import { HandlerBackend, type JsonRpcHandler } from './handler-backend.js'
 import { HttpBackend, isHttpSpec, type HttpEndpointSpec } from './http-backend.js'
 import { errorResponse, parseInbound, serializeResponse, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js'
+import { McpClient, type CallOptions } from './client.js'
 import { MeshClientTransport, type MeshTransportOptions } from './mesh-transport.js'
+import type { McpPort } from './port.js'
 import { PerPeerSdkBackend, SharedSdkBackend, isSdkServer, type McpSdkServer, type PerPeerServerSpec } from './sdk-backend.js'
 import { StdioBackend, isStdioSpec, type StdioServerSpec } from './stdio-backend.js'
 
@@ -72,8 +74,7 @@ export interface ServiceInfo {
   details: Record<string, unknown>
 }
 
-/** Options of call(). */
-export interface CallOptions extends WaitOptions {}
+export type { CallOptions } from './client.js'
 
 /** Detail of the `service:status` event. */
 export interface ServiceStatusDetail {
@@ -106,8 +107,9 @@ const MAX_BACKGROUND_NOTIFICATIONS = 256
  * The `mcp` service of a node: `createNode({ transport, services: { mcp: mcp() } })`, then
  * `node.services.mcp.register('weather', handlerOrServerOrStdioOrUrl)`.
  */
-export class McpRouter extends EventTarget {
+export class McpRouter extends EventTarget implements McpPort {
   private readonly node: AxlNode<Record<string, unknown>>
+  private readonly client: McpClient
   private readonly limits: NodeComponents['limits']
   private readonly entries = new Map<string, Entry>()
   private readonly retiring = new Set<Promise<void>>()
@@ -122,6 +124,7 @@ export class McpRouter extends EventTarget {
     super()
     this.node = components.node
     this.limits = components.limits
+    this.client = new McpClient(components.node)
     this.defaults = opts.defaults ?? {}
     this.initial = opts.services ?? []
   }
@@ -273,10 +276,18 @@ export class McpRouter extends EventTarget {
     if (this.state === 'stopped') throw new NotStartedError('the MCP router is stopped')
   }
 
+  /** McpPort: the names of the services that are up (not stopping, stopped or failed). */
+  services (): string[] {
+    return [...this.entries.values()].filter(e => !DOWN.has(e.backend.status)).map(e => e.name)
+  }
+
   // ---- inbound -------------------------------------------------------------------------------------------
 
-  /** Answers one inbound MCP envelope. Never throws, never leaves the caller without an answer. */
-  private async dispatch (req: McpRequest, ctx: RequestContext): Promise<EnvelopeReply> {
+  /**
+   * Answers one MCP envelope as if it came from `ctx.from` (the node's inbound MCP handler, and McpPort's
+   * dispatch). Never throws, never leaves the caller without an answer.
+   */
+  async dispatch (req: { service: string, request: RawJson | null }, ctx: Pick<RequestContext, 'from' | 'signal'>): Promise<EnvelopeReply> {
     const parsed = parseInbound(req.request)
     if (parsed.kind === 'invalid') return reply(errorResponse(parsed.rawId, parsed.code, parsed.reason, { axl: 'invalid_request', service: req.service }))
     const rawId = parsed.kind === 'request' ? parsed.rawId : 'null'
@@ -357,26 +368,12 @@ export class McpRouter extends EventTarget {
    * MessageTooLargeError, ProtocolError, MalformedEnvelopeError). A notification (no id) resolves to null.
    */
   async call (peer: PeerId | string, service: string, request: JsonRpcRequest | RawJson, opts: CallOptions = {}): Promise<JsonRpcResponse | null> {
-    const raw = await this.callRaw(peer, service, request, opts)
-    if (raw === null) return null
-    return JSON.parse(raw) as JsonRpcResponse
+    return await this.client.call(peer, service, request, opts)
   }
 
   /** Like call(), but returns the response's exact JSON text (null for a notification). */
   async callRaw (peer: PeerId | string, service: string, request: JsonRpcRequest | RawJson, opts: CallOptions = {}): Promise<RawJson | null> {
-    const to = parsePeerId(peer)
-    const frame = encodeMcpRequest(service, request)
-    const parsed = parseInbound(typeof request === 'string' ? request : JSON.stringify(request))
-    const isRequest = parsed.kind !== 'notification' // an invalid request still gets an error answer
-    const rawId = parsed.kind === 'notification' ? 'null' : parsed.rawId
-    const replyFrame = await this.node.request(to, frame, { timeoutMs: opts.timeoutMs ?? this.limits.requestTimeoutMs, signal: opts.signal })
-    const r = decodeMcpResponse(replyFrame)
-    if (!isRequest) return null
-    if (r.error !== undefined) return errorResponse(rawId, RouterErrorCode.RemoteError, r.error, { axl: 'remote_error', service })
-    if (r.response === null || r.response === 'null') {
-      return errorResponse(rawId, RouterErrorCode.RemoteError, `peer ${to} answered with an empty response`, { axl: 'remote_error', service })
-    }
-    return r.response
+    return await this.client.callRaw(peer, service, request, opts)
   }
 
   /** An MCP SDK Transport to `service` on `peer`: `await new Client(info).connect(router.transport(peer, 'svc'))`. */
@@ -391,6 +388,9 @@ export function mcp (opts: McpRouterOptions = {}): (components: NodeComponents) 
 }
 
 function reply (response: RawJson): EnvelopeReply { return { response } }
+
+/** Service states that are not advertised by services(). */
+const DOWN: ReadonlySet<ServiceStatus> = new Set<ServiceStatus>(['stopping', 'stopped', 'failed'])
 
 function checkName (name: string): void {
   if (typeof name !== 'string' || name === '') throw new InvalidServiceError('a service name must be a non-empty string')

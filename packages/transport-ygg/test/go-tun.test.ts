@@ -142,7 +142,7 @@ describe.skipIf(reason !== undefined)('yggdrasil-go TUN + Linux kernel TCP ↔ o
     await ready
     const err = await node.dialProtocol(g.publicKey, '/chat/1', { timeoutMs: 20_000 }).catch((e: Error) => e)
     expect(err).toBeInstanceOf(UnsupportedProtocolError)
-    expect((err as Error).message).toMatch(new RegExp(`peer ${g.publicKey} does not speak /chat/1: its overlay port 7001 refused the connection`))
+    expect((err as Error).message).toMatch(new RegExp(`peer ${g.publicKey} does not speak /chat/1: its overlay port 7100 refused the connection`))
     // The first (and only) connection the AXL port saw is this ordinary message, sent after the attempt.
     await node.send(g.publicKey, new TextEncoder().encode('an AXL message'), { timeoutMs: 20_000 })
     const served = await server

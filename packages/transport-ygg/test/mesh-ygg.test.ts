@@ -80,7 +80,7 @@ describe('ygg() over memory links', () => {
     expect(b.mesh.stats.spoofedDropped).toBe(1)
   }, 60_000)
 
-  it('custom protocols cross the overlay on their own port (7001): A opens /chat/1 to B through P', async () => {
+  it('custom protocols cross the overlay on their own port (7100): A opens /chat/1 to B through P', async () => {
     const relay = `memory://relay-${randomBytes(4).toString('hex')}`
     await start('P', { listen: [relay] })
     const a = await start('A', { peers: [relay] })

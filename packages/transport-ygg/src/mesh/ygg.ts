@@ -56,7 +56,7 @@ export interface YggOptions {
   /**
    * The overlay TCP port of custom protocols (`node.handle('/proto/1.0', …)`, `node.dialProtocol`). A separate
    * port, so a Go AXL node (which listens on tcpPort only) refuses such a stream instead of reading it as a
-   * message. Default 7001.
+   * message. Default 7100 (7101 when tcpPort is 7100): far from the tcp_port values AXL users pick.
    */
   protocolPort?: number
   /**
@@ -119,7 +119,7 @@ export class YggMesh implements Mesh {
     const { identity } = components
     this.tcpPort = opts.tcpPort ?? 7000
     if (!Number.isInteger(this.tcpPort) || this.tcpPort < 1 || this.tcpPort > 65535) throw new ConfigError(`tcpPort must be 1..65535, got ${String(opts.tcpPort)}`)
-    this.protocolPort = opts.protocolPort ?? 7001
+    this.protocolPort = opts.protocolPort ?? (this.tcpPort === 7100 ? 7101 : 7100)
     if (!Number.isInteger(this.protocolPort) || this.protocolPort < 1 || this.protocolPort > 65535 || this.protocolPort === this.tcpPort) {
       throw new ConfigError(`protocolPort must be 1..65535 and differ from tcpPort (${this.tcpPort}), got ${String(opts.protocolPort)}`)
     }
