@@ -17,7 +17,7 @@ export type StreamStatus = 'open' | 'closed' | 'aborted'
 /** How bytes leave this end of a stream; implemented by each transport. */
 export interface StreamSink {
   /**
-   * Send bytes to the remote; return false to ask the writer to wait until `notifyDrain()`. When `owned` is
+   * Send bytes to the remote; return false to ask the writer to wait until the controller's `drain()`. When `owned` is
    * true the caller hands the buffer over (it will never touch it again), so an in-process sink may keep it
    * instead of copying.
    */
@@ -44,6 +44,26 @@ export interface MeshStreamInit {
 
 let nextStreamId = 1
 
+/**
+ * The transport's side of a MeshStream, handed only to the transport that created the stream (the application
+ * gets the MeshStream: read, send, close). Calls after the stream ended or was reset are ignored.
+ */
+export interface StreamController {
+  /** Bytes arrived from the remote (handed over: the stream keeps the buffer). */
+  deliver: (data: Uint8Array) => void
+  /** The remote half-closed (FIN). */
+  end: () => void
+  /** The remote reset the stream, or the connection under it failed. */
+  reset: (reason: string) => void
+  /** The sink can take more bytes again (after a write that returned false). */
+  drain: () => void
+}
+
+/** Create a stream and its controller: for transports (the in-memory mesh, ygg(), your own Mesh). */
+export function createMeshStream (init: MeshStreamInit): { stream: MeshStream, controller: StreamController } {
+  return MeshStream.create(init)
+}
+
 /** One end of a stream. Transports create them; applications use read/send/close. */
 export class MeshStream implements AsyncIterable<Uint8Array> {
   /** Unique id within this process, for logs. */
@@ -64,7 +84,7 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
   /** The Error passed to abort(), thrown to this side's pending and later operations. */
   private localError: Error | undefined
   private readWaiters: Array<() => void> = []
-  /** True between a sink write that returned false and the next notifyDrain(). */
+  /** True between a sink write that returned false and the controller's next drain(). */
   private needDrain = false
   private drainWaiters: Array<() => void> = []
   private closeWaiters: Array<() => void> = []
@@ -72,7 +92,7 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
   /** Bytes put back by unread() and not read again yet (already reported to onConsumed once). */
   private replayed = 0
 
-  constructor (init: MeshStreamInit) {
+  private constructor (init: MeshStreamInit) {
     this.id = nextStreamId++
     this.remotePeer = init.remotePeer
     this.direction = init.direction
@@ -229,10 +249,21 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
     }
   }
 
-  // ---- transport side -------------------------------------------------------------------------------
+  // ---- transport side (reached only through the StreamController of createMeshStream) ----------------
 
-  /** Transport: bytes arrived from the remote. */
-  deliver (data: Uint8Array): void {
+  /** Create a stream and the controller its transport drives it with (see createMeshStream). */
+  static create (init: MeshStreamInit): { stream: MeshStream, controller: StreamController } {
+    const stream = new MeshStream(init)
+    const controller: StreamController = {
+      deliver: (data) => { stream.#deliver(data) },
+      end: () => { stream.#deliverEnd() },
+      reset: (reason) => { stream.#deliverReset(reason) },
+      drain: () => { stream.#notifyDrain() }
+    }
+    return { stream, controller }
+  }
+
+  #deliver (data: Uint8Array): void {
     if (this.remoteEnded || this.resetReason !== undefined) return
     if (this.discarding) { this.onConsumed?.(data.byteLength); return }
     if (data.byteLength === 0) return
@@ -241,23 +272,20 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
     this.wakeReader()
   }
 
-  /** Transport: the remote half-closed (FIN). */
-  deliverEnd (): void {
+  #deliverEnd (): void {
     if (this.remoteEnded || this.resetReason !== undefined) return
     this.remoteEnded = true
     this.wakeReader()
     this.settleClose()
   }
 
-  /** Transport: the remote reset the stream, or the connection under it failed. */
-  deliverReset (reason: string): void {
+  #deliverReset (reason: string): void {
     if (this.resetReason !== undefined) return
     this.resetReason = reason
     this.wakeAll()
   }
 
-  /** Transport: the sink can take more bytes again. */
-  notifyDrain (): void {
+  #notifyDrain (): void {
     this.needDrain = false
     const waiters = this.drainWaiters
     this.drainWaiters = []
@@ -293,7 +321,7 @@ export class MeshStream implements AsyncIterable<Uint8Array> {
 
   private wakeAll (): void {
     this.wakeReader()
-    this.notifyDrain()
+    this.#notifyDrain()
     this.settleClose()
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AbortError, StreamClosedError, TimeoutError } from '../src/errors.js'
 import type { PeerId } from '../src/peer-id.js'
-import { MeshStream, type StreamSink } from '../src/stream.js'
+import { createMeshStream, type MeshStream, type StreamSink } from '../src/stream.js'
 
 const PEER = 'ab'.repeat(32) as PeerId
 
@@ -18,11 +18,15 @@ function recordingSink (accept: () => boolean = () => true): StreamSink & { writ
   return s
 }
 
-function makeStream (opts: { accept?: () => boolean, hwm?: number } = {}): { stream: MeshStream, sink: ReturnType<typeof recordingSink>, consumed: number[] } {
+/** A stream whose transport side (its StreamController) the test drives, under the old method names. */
+type TestStream = MeshStream & { deliver: (d: Uint8Array) => void, deliverEnd: () => void, deliverReset: (r: string) => void, notifyDrain: () => void }
+
+function makeStream (opts: { accept?: () => boolean, hwm?: number } = {}): { stream: TestStream, sink: ReturnType<typeof recordingSink>, consumed: number[] } {
   const sink = recordingSink(opts.accept)
   const consumed: number[] = []
-  const stream = new MeshStream({ remotePeer: PEER, direction: 'outbound', sink, readableHighWaterMark: opts.hwm, onConsumed: n => { consumed.push(n) } })
-  return { stream, sink, consumed }
+  const { stream, controller } = createMeshStream({ remotePeer: PEER, direction: 'outbound', sink, readableHighWaterMark: opts.hwm, onConsumed: n => { consumed.push(n) } })
+  const driven = Object.assign(stream, { deliver: controller.deliver, deliverEnd: controller.end, deliverReset: controller.reset, notifyDrain: controller.drain })
+  return { stream: driven, sink, consumed }
 }
 
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b)

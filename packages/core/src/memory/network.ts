@@ -2,7 +2,7 @@ import { UnreachableError, NotStartedError } from '../errors.js'
 import { withDeadline, type WaitOptions } from '../deadline.js'
 import type { Mesh, MeshChannel, MeshComponents, MeshDialOptions, Topology, TopologyPeer, TransportFactory } from '../mesh.js'
 import type { PeerId } from '../peer-id.js'
-import { MeshStream } from '../stream.js'
+import { createMeshStream, type MeshStream, type StreamController } from '../stream.js'
 
 /** Options of an in-memory network. */
 export interface MemoryNetworkOptions {
@@ -130,10 +130,12 @@ export class MemoryNetwork {
     this.stats.streams++
     const ab = new Pipe(this)
     const ba = new Pipe(this)
-    const local = new MeshStream({ remotePeer: to, direction: 'outbound', sink: ab, readableHighWaterMark: this.window, onConsumed: n => { ba.consumed(n) } })
-    const remote = new MeshStream({ remotePeer: from.id, direction: 'inbound', sink: ba, readableHighWaterMark: this.window, onConsumed: n => { ab.consumed(n) } })
-    ab.connect(local, remote)
-    ba.connect(remote, local)
+    const l = createMeshStream({ remotePeer: to, direction: 'outbound', sink: ab, readableHighWaterMark: this.window, onConsumed: n => { ba.consumed(n) } })
+    const r = createMeshStream({ remotePeer: from.id, direction: 'inbound', sink: ba, readableHighWaterMark: this.window, onConsumed: n => { ab.consumed(n) } })
+    const local = l.stream
+    const remote = r.stream
+    ab.connect(l.controller, r.controller)
+    ba.connect(r.controller, l.controller)
     const pair = { local, remote, a: from.id, b: to, pipes: [ab, ba] as const }
     from.track(pair)
     target.track(pair)
@@ -155,8 +157,8 @@ interface Pair { local: MeshStream, remote: MeshStream, a: PeerId, b: PeerId, pi
 
 /** One direction of a stream: a sink on the writer's side that delivers to the reader's side. */
 class Pipe {
-  private writer!: MeshStream
-  private reader!: MeshStream
+  private writer!: StreamController
+  private reader!: StreamController
   private inflight = 0
   private blocked = false
   private queue: Item[] = []
@@ -168,7 +170,7 @@ class Pipe {
 
   constructor (private readonly net: MemoryNetwork) {}
 
-  connect (writer: MeshStream, reader: MeshStream): void { this.writer = writer; this.reader = reader }
+  connect (writer: StreamController, reader: StreamController): void { this.writer = writer; this.reader = reader }
 
   write = (data: Uint8Array, owned = false): boolean => {
     if (this.dead) return true
@@ -194,15 +196,15 @@ class Pipe {
     this.queue = []
     this.due = []
     if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
-    this.writer.deliverReset(reason)
-    this.reader.deliverReset(reason)
+    this.writer.reset(reason)
+    this.reader.reset(reason)
   }
 
   consumed (n: number): void {
     this.inflight -= n
     if (this.blocked && this.inflight < this.net.windowBytes / 2) {
       this.blocked = false
-      this.writer.notifyDrain()
+      this.writer.drain()
     }
   }
 
@@ -236,9 +238,9 @@ class Pipe {
     const items = this.queue.splice(0, n)
     this.due.splice(0, n)
     for (const item of items) {
-      if (item === END) this.reader.deliverEnd()
+      if (item === END) this.reader.end()
       else if (item instanceof Uint8Array) this.reader.deliver(item)
-      else { this.reader.deliverReset(item.reset); this.queue = []; this.due = []; return }
+      else { this.reader.reset(item.reset); this.queue = []; this.due = []; return }
     }
     this.schedule()
   }

@@ -4,7 +4,7 @@
  * Writes of any size are accepted: what the TCP send buffer cannot take yet waits here, by reference, and
  * send() returns false until it has been handed over (the usual drain contract).
  */
-import { MeshStream, type PeerId } from '@axl/core'
+import { createMeshStream, type MeshStream, type PeerId } from '@axl/core'
 import type { TcpConnection } from '../tcp/connection.js'
 
 /** Largest piece handed to TCP in one write() (well under its send buffer). */
@@ -48,7 +48,7 @@ export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, directio
     return true
   }
 
-  const stream: MeshStream = new MeshStream({
+  const { stream, controller } = createMeshStream({
     remotePeer: peer,
     direction,
     sink: {
@@ -69,19 +69,19 @@ export function tcpConnectionStream (conn: TcpConnection, peer: PeerId, directio
   })
   conn.onData = data => {
     // A view into the packet the stack received: copy to keep, unless that packet is ours to keep (inputOwned).
-    stream.deliver(inputOwned && data.byteLength * 2 >= data.buffer.byteLength ? data : data.slice())
+    controller.deliver(inputOwned && data.byteLength * 2 >= data.buffer.byteLength ? data : data.slice())
     if (!paused && stream.readableFull) { paused = true; conn.pause() }
   }
-  conn.onEnd = () => { stream.deliverEnd() }
+  conn.onEnd = () => { controller.end() }
   conn.onDrain = () => {
     if (!pump()) return
     if (endPending) { endPending = false; conn.end() }
-    stream.notifyDrain()
+    controller.drain()
   }
   conn.onClose = err => {
     backlog = []
-    if (err !== undefined) stream.deliverReset(err.message)
-    else if (stream.status === 'open') stream.deliverEnd()
+    if (err !== undefined) controller.reset(err.message)
+    else if (stream.status === 'open') controller.end()
   }
   return stream
 }
