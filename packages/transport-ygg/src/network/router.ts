@@ -14,8 +14,8 @@
  *   `onDrain` (ironwood's writer blocks on the socket instead); tree and bloom frames are always written.
  */
 import { ConfigError } from '@axl/core'
-import type { Clock, TimerHandle } from './clock.js'
-import { systemClock } from './clock.js'
+import type { Clock, TimerHandle } from '../clock.js'
+import { systemClock } from '../clock.js'
 import type { PeerConn } from './peer-conn.js'
 import {
   decodeAnnounce, decodePathBroken, decodePathLookup, decodePathNotify, decodeSigReq, decodeSigRes, decodeTraffic,
@@ -23,7 +23,7 @@ import {
   type SigReq, type SigRes, type Traffic
 } from './wire.js'
 import { decodeBloom, identityTransform, type KeyTransform } from './bloom.js'
-import { defaultVerify, keyBytes, keyStr, type KeyStr, type Signer, type VerifyFn } from './crypto.js'
+import { defaultVerify, keyBytes, keyStr, type KeyStr, type Signer, type VerifyFn } from '../crypto.js'
 import { PacketQueue } from './packet-queue.js'
 import { uvarintSize } from './uvarint.js'
 import { Tree } from './tree.js'

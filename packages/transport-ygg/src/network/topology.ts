@@ -2,7 +2,7 @@
  * A JSON-friendly snapshot of one node's view of the overlay: itself, its links, the tree infos it holds
  * and its known paths. Keys are lowercase hex; lists are always arrays (possibly empty), never null.
  */
-import { keyHex } from './crypto.js'
+import { keyHex } from '../crypto.js'
 import type { Router } from './router.js'
 
 /** One directly connected peer link. */

@@ -5,7 +5,7 @@
  */
 import { InvalidKeyError, MessageTooLargeError } from '@axl/core'
 import { Router, type RouterOptions, type RouterStats } from './router.js'
-import { keyStr } from './crypto.js'
+import { keyStr } from '../crypto.js'
 import { buildTopology, type OverlayTopology } from './topology.js'
 import type { PeerConn } from './peer-conn.js'
 

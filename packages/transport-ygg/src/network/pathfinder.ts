@@ -11,7 +11,7 @@
  * - Expiry timers are timestamps swept on the 1 s maintenance tick.
  */
 import { encodePathBroken, encodePathLookup, encodePathNotify, FrameType, pathNotifyPreimage, WATERMARK_MAX, type Path, type PathBroken, type PathLookup, type PathNotify, type PathNotifyInfo, type Traffic } from './wire.js'
-import { keyStr, type KeyStr } from './crypto.js'
+import { keyStr, type KeyStr } from '../crypto.js'
 import { nextHop } from './routing.js'
 import type { Router } from './router.js'
 

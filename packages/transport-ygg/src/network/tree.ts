@@ -12,7 +12,7 @@
  * - `_fix`/`_sendAnnounces` are skipped on ticks where nothing they read has changed (same result, cheaper).
  */
 import { encodeAnnounce, encodeFrame, encodeSigReq, FrameType, sigResPreimage, type Announce, type Path, type SigReq, type SigRes } from './wire.js'
-import { keyBytes, type KeyStr } from './crypto.js'
+import { keyBytes, type KeyStr } from '../crypto.js'
 import type { Link, PeerState, Router } from './router.js'
 
 /** What we store per known node (`routerInfo`), plus its encoded Announce frame for re-sending. */

@@ -12,7 +12,7 @@
  */
 import { Bloom, bloomLocations, encodeBloom } from './bloom.js'
 import type { Path } from './wire.js'
-import type { KeyStr } from './crypto.js'
+import type { KeyStr } from '../crypto.js'
 import type { Link, PeerState, Router } from './router.js'
 
 /** Tree distance between two coordinate lists: hops through their deepest common ancestor (`_getDist`). */
