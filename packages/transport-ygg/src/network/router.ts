@@ -1,78 +1,30 @@
 /**
- * The ironwood network layer of one node (ironwood `router.go` + `peers.go`): links and per-key ports, frame
- * dispatch with strict handling, the keepalive rule, per-link queues, the 1 s maintenance tick, and the glue
- * between the tree (tree.ts), routing and blooms (routing.ts) and the pathfinder (pathfinder.ts).
+ * The ironwood network layer of one node (ironwood `router.go`): frame dispatch, the 1 s maintenance tick, and the
+ * glue between the peer table (peers.ts), the tree (tree.ts), routing and blooms (routing.ts) and the pathfinder
+ * (pathfinder.ts). Those parts see the Router only through the interfaces of context.ts.
  *
  * Single-threaded: everything runs on the caller's event loop, and all timers go through the injected Clock.
  * A malformed, oversized or unexpected frame (or a bad signature, as in ironwood) closes THAT link only and is
  * counted; nothing a peer sends can make the router throw.
- *
- * Differences from ironwood, on purpose:
- * - Keepalive and read-deadline timers are timestamps with one lazily re-armed Clock timer per link.
- * - Frames that ironwood would refuse to send because they exceed the frame limit are dropped and counted.
- * - When a PeerConn's `write()` returns false, later droppable frames wait in a byte-capped queue until
- *   `onDrain` (ironwood's writer blocks on the socket instead); tree and bloom frames are always written.
  */
 import { ConfigError } from '@axl/core'
 import type { Clock, TimerHandle } from '../clock.js'
 import { systemClock } from '../clock.js'
+import { defaultVerify, keyBytes, keyStr, type KeyStr, type Signer, type VerifyFn } from '../crypto.js'
+import { decodeBloom, identityTransform, type KeyTransform } from './bloom.js'
+import { DEFAULT_TIMINGS, type RouterTimings } from './config.js'
+import type { PathfinderContext } from './context.js'
 import type { PeerConn } from './peer-conn.js'
+import { LinkError, Peers, type Link, type PeerState } from './peers.js'
+import { Pathfinder } from './pathfinder.js'
+import { Blooms, nextHop } from './routing.js'
+import { newStats, type RouterStats } from './stats.js'
+import { Tree } from './tree.js'
+import { uvarintSize } from './uvarint.js'
 import {
   decodeAnnounce, decodePathBroken, decodePathLookup, decodePathNotify, decodeSigReq, decodeSigRes, decodeTraffic,
-  encodeKeepAlive, encodeSigRes, encodeTraffic, FrameReader, FrameType, sigResPreimage, YGGDRASIL_MAX_FRAME_SIZE,
-  type SigReq, type SigRes, type Traffic
+  encodeSigRes, encodeTraffic, FrameType, sigResPreimage, YGGDRASIL_MAX_FRAME_SIZE, type Traffic
 } from './wire.js'
-import { decodeBloom, identityTransform, type KeyTransform } from './bloom.js'
-import { defaultVerify, keyBytes, keyStr, type KeyStr, type Signer, type VerifyFn } from '../crypto.js'
-import { PacketQueue } from './packet-queue.js'
-import { uvarintSize } from './uvarint.js'
-import { Tree } from './tree.js'
-import { Blooms, newBloomState, nextHop, type BloomState } from './routing.js'
-import { Pathfinder } from './pathfinder.js'
-
-/** Timing and size knobs; defaults are ironwood's (`config.go`) with yggdrasil's frame limit. */
-export interface RouterTimings {
-  /** Re-sign our own tree info this often (ironwood routerRefresh, 4 min). */
-  routerRefreshMs: number
-  /** Forget other nodes' tree info after this long without a newer version (routerTimeout, 5 min). */
-  routerTimeoutMs: number
-  /** Send a keepalive this long after receiving a frame if we sent nothing meanwhile (peerKeepAliveDelay, 1 s). */
-  keepAliveDelayMs: number
-  /** Close a link this long after sending a frame if nothing came back (peerTimeout, 3 s). */
-  peerTimeoutMs: number
-  /** Forget a path this long after traffic last arrived from it; also the lookup-rumor lifetime (1 min). */
-  pathTimeoutMs: number
-  /** At most one lookup per destination this often (pathThrottle, 1 s). */
-  pathThrottleMs: number
-  /** Maintenance tick (hard-coded 1 s in ironwood). */
-  tickMs: number
-  /**
-   * Delay of an early maintenance pass after a change that the next tick would act on (0: wait for the tick, as
-   * ironwood does). It only does what that tick would do anyway, sooner: a node that has never been in a tree
-   * takes the parent offering the best root, a peer whose link just came up gets the tree's announcements, filters that gained
-   * 1-bits go out, and lookups with waiting packets are repeated.
-   * A fresh overlay then carries its first packets after a few round trips instead of two or three ticks.
-   */
-  earlyPassMs: number
-  /** Max packets buffered per destination while its lookup is pending. */
-  lookupBufferPackets: number
-  /** Max payload bytes buffered per destination while its lookup is pending. */
-  lookupBufferBytes: number
-}
-
-/** Defaults of RouterTimings. */
-export const DEFAULT_TIMINGS: RouterTimings = {
-  routerRefreshMs: 4 * 60_000,
-  routerTimeoutMs: 5 * 60_000,
-  keepAliveDelayMs: 1_000,
-  peerTimeoutMs: 3_000,
-  pathTimeoutMs: 60_000,
-  pathThrottleMs: 1_000,
-  tickMs: 1_000,
-  earlyPassMs: 50,
-  lookupBufferPackets: 32,
-  lookupBufferBytes: 64 * 1024
-}
 
 /** Options of a Router (and of Overlay, which adds nothing protocol-wise). */
 export interface RouterOptions extends Partial<RouterTimings> {
@@ -99,108 +51,8 @@ export interface RouterOptions extends Partial<RouterTimings> {
 /** Kinds of traffic events reported to `onTrafficEvent`. */
 export type TrafficEventKind = 'originate' | 'forward' | 'deliver' | 'broken'
 
-/** Counters of one node. */
-export interface RouterStats {
-  framesIn: number
-  framesOut: number
-  bytesIn: number
-  bytesOut: number
-  linksOpened: number
-  linksClosed: number
-  /** Links refused at addPeer (bad key, link to self, router closed). */
-  linksRejected: number
-  /** Links closed because the peer sent a malformed, oversized or unknown frame. */
-  badFrames: number
-  /** Links closed (or notifies ignored) because of a bad signature. */
-  badSignatures: number
-  /** Links closed because nothing arrived within peerTimeout of sending. */
-  timeouts: number
-  /** Droppable frames dropped from a full link queue. */
-  queueDrops: number
-  /** Frames not sent because they exceed maxFrameSize. */
-  oversizeDrops: number
-  /** Packets dropped from a full per-destination buffer while a lookup was pending. */
-  lookupBufferDrops: number
-  /** Packets dropped because their lookup never completed (rumor expired). */
-  lookupBufferExpired: number
-  /** Packets (traffic, notify, broken) refused by the watermark rule. */
-  watermarkDrops: number
-  brokenSent: number
-  brokenReceived: number
-  lookupsSent: number
-  notifiesAccepted: number
-  /** Paths taken provisionally from the source coordinates of traffic delivered to us (see Pathfinder.learnFromTraffic). */
-  provisionalPaths: number
-  /** Datagrams originated by sendTo. */
-  sent: number
-  forwarded: number
-  /** Traffic frames (sent or forwarded) whose header was written in front of the payload instead of copying it. */
-  framedInPlace: number
-  delivered: number
-  /** Exceptions thrown by user callbacks (onPacket, onPathNotify); swallowed. */
-  callbackErrors: number
-}
-
-/** One link (a PeerConn) to a peer. */
-export interface Link {
-  readonly conn: PeerConn
-  readonly peer: PeerState
-  readonly order: number
-  readonly prio: number
-  readonly openedAt: number
-  reader: FrameReader
-  ready: boolean
-  queue: PacketQueue | undefined
-  closed: boolean
-  deadlineAt: number
-  keepAliveAt: number
-  wakeAt: number
-  wakeTimer: TimerHandle | undefined
-  wake: () => void
-  /** SigReq send time, for the RTT sample. */
-  srst: number
-  responded: boolean
-  /** RTT EWMA as ironwood keeps it (ms; < 0 when unknown). Not used for routing (cost = 1). */
-  lagMs: number
-  rttMs: number | undefined
-}
-
-/** Everything we keep per peer key (shared by all links to that key). */
-export interface PeerState {
-  readonly key: KeyStr
-  readonly keyBytes: Uint8Array
-  readonly port: number
-  links: Link[]
-  /** Infos already sent to this peer. */
-  sent: Set<KeyStr>
-  /** True once we have sent this peer any Announce (an early pass gossips only to peers still without one). */
-  gossiped: boolean
-  request: SigReq | undefined
-  response: SigRes | undefined
-  resSeq: number
-  bloom: BloomState
-}
-
-/** Raised internally to close a link; never escapes the router. */
-class LinkError extends Error {
-  constructor (readonly reason: 'frame' | 'signature' | 'protocol', message: string, options?: { cause?: unknown }) {
-    super(message, options)
-  }
-}
-
-function newStats (): RouterStats {
-  return {
-    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, linksOpened: 0, linksClosed: 0, linksRejected: 0,
-    badFrames: 0, badSignatures: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
-    lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0,
-    notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, framedInPlace: 0, delivered: 0, callbackErrors: 0
-  }
-}
-
-const KEEPALIVE = encodeKeepAlive()
-
 /** The network layer of one node. Internal: applications use `Overlay`. */
-export class Router {
+export class Router implements PathfinderContext {
   readonly signer: Signer
   readonly verify: VerifyFn
   readonly clock: Clock
@@ -211,8 +63,9 @@ export class Router {
   readonly selfKey: KeyStr
   readonly selfX: Uint8Array
   readonly selfXStr: KeyStr
-  readonly peers = new Map<KeyStr, PeerState>()
-  readonly ports = new Map<number, PeerState>()
+  /** Peers by key, and by the port we gave them (the peer table's maps). */
+  readonly peers: Map<KeyStr, PeerState>
+  readonly ports: Map<number, PeerState>
   readonly tree: Tree
   readonly blooms: Blooms
   readonly pf: Pathfinder
@@ -227,7 +80,7 @@ export class Router {
   private readonly tickFn: () => void
   private tickTimer: TimerHandle | undefined
   private earlyTimer: TimerHandle | undefined
-  private linkOrder = 0
+  private readonly peerTable: Peers
   closed = false
 
   constructor (o: RouterOptions) {
@@ -257,6 +110,17 @@ export class Router {
     const base = Date.now() - this.clock.now()
     this.unixSeconds = o.unixSeconds ?? (() => (base + this.clock.now()) / 1000)
     this.onTrafficEvent = o.onTrafficEvent
+    this.peerTable = new Peers({
+      clock: this.clock,
+      stats: this.stats,
+      opts: this.opts,
+      maxFrameSize: this.maxFrameSize,
+      queueBytes: this.queueBytes,
+      handleFrame: (link, type, body) => { this.handleFrame(link, type, body) },
+      linkClosed: (link, peerGone) => { this.linkClosed(link, peerGone) }
+    })
+    this.peers = this.peerTable.byKey
+    this.ports = this.peerTable.byPort
     this.tree = new Tree(this)
     if (o.random !== undefined) this.tree.random = o.random
     this.blooms = new Blooms(this)
@@ -298,54 +162,9 @@ export class Router {
       try { conn.close(new Error('link to self')) } catch {}
       return false
     }
-    let p = this.peers.get(key)
-    const isNew = p === undefined
-    if (p === undefined) {
-      let port = 1
-      while (this.ports.has(port)) port++
-      p = {
-        key,
-        keyBytes: Uint8Array.from(rk),
-        port,
-        links: [],
-        sent: new Set(),
-        gossiped: false,
-        request: undefined,
-        response: undefined,
-        resSeq: 0,
-        bloom: newBloomState()
-      }
-      this.peers.set(key, p)
-      this.ports.set(port, p)
-      this.blooms.inputs++
-    }
-    const now = this.clock.now()
-    const link: Link = {
-      conn,
-      peer: p,
-      order: this.linkOrder++,
-      prio: typeof conn.priority === 'number' ? conn.priority : 0,
-      openedAt: now,
-      reader: new FrameReader(this.maxFrameSize),
-      ready: true,
-      queue: undefined,
-      closed: false,
-      deadlineAt: Infinity,
-      keepAliveAt: Infinity,
-      wakeAt: Infinity,
-      wakeTimer: undefined,
-      wake: () => {},
-      srst: now,
-      responded: false,
-      lagMs: -1,
-      rttMs: undefined
-    }
-    link.wake = () => { link.wakeTimer = undefined; link.wakeAt = Infinity; this.wake(link) }
-    p.links.push(link)
-    this.stats.linksOpened++
-    conn.onData = (chunk) => { this.handleData(link, chunk) }
-    conn.onDrain = () => { this.handleDrain(link) }
-    conn.onClose = (err) => { this.closeLink(link, err) }
+    const { link, isNew } = this.peerTable.open(conn, key, rk)
+    if (isNew) this.blooms.inputs++
+    const p = link.peer
     if (!isNew) this.tree.resendTo(p, link)
     this.tree.touch()
     this.tree.requestOn(link)
@@ -355,157 +174,41 @@ export class Router {
 
   /** Closes a link (idempotent) and forgets the peer when it was its last link (`removePeer`). */
   closeLink (link: Link, err?: Error): void {
-    if (link.closed) return
-    link.closed = true
-    this.stats.linksClosed++
-    if (link.wakeTimer !== undefined) this.clock.clearTimeout(link.wakeTimer)
-    link.wakeTimer = undefined
-    link.queue?.clear()
-    try { link.conn.close(err) } catch {}
-    const p = link.peer
-    const i = p.links.indexOf(link)
-    if (i >= 0) p.links.splice(i, 1)
-    if (p.links.length === 0) {
-      if (this.peers.get(p.key) === p) this.peers.delete(p.key)
-      if (this.ports.get(p.port) === p) this.ports.delete(p.port)
+    this.peerTable.close(link, err)
+  }
+
+  /** After the peer table closed a link: filters and the tree take note. */
+  private linkClosed (link: Link, peerGone: boolean): void {
+    if (peerGone) {
       this.blooms.inputs++
     } else {
-      for (const l of p.links) this.blooms.sendCurrent(l)
+      for (const l of link.peer.links) this.blooms.sendCurrent(l)
     }
     this.tree.touch()
   }
 
   /** Writes a frame that must not be dropped (tree, bloom, keepalive). */
   sendDirect (link: Link, frame: Uint8Array, type: number): void {
-    if (link.closed) return
-    this.write(link, frame, type)
+    this.peerTable.sendDirect(link, frame, type)
   }
 
   /** Sends a SigReq and notes its send time for the RTT sample. */
   sendSigReq (link: Link, frame: Uint8Array): void {
-    this.sendDirect(link, frame, FrameType.SigReq)
+    this.peerTable.sendDirect(link, frame, FrameType.SigReq)
     link.srst = this.clock.now()
   }
 
   /** Sends a droppable frame (lookup, notify, broken, traffic); queued while the link is not ready. */
   sendQueued (link: Link, frame: Uint8Array, type: number, flow: string): void {
-    if (link.closed) return
-    if (link.ready && (link.queue === undefined || link.queue.length === 0)) {
-      this.write(link, frame, type)
-      return
-    }
-    link.queue ??= new PacketQueue(this.queueBytes)
-    this.stats.queueDrops += link.queue.push(flow, frame)
-  }
-
-  private write (link: Link, frame: Uint8Array, type: number): void {
-    // N (type byte + body) = frame length minus its uvarint prefix; ironwood refuses to send N > the limit.
-    if (frame.length > this.maxFrameSize && frame.length - uvarintPrefixLength(frame) > this.maxFrameSize) {
-      this.stats.oversizeDrops++
-      return
-    }
-    this.monitorSent(link, type)
-    this.stats.framesOut++
-    this.stats.bytesOut += frame.length
-    let ok: boolean
-    try {
-      ok = link.conn.write(frame)
-    } catch (e) {
-      this.closeLink(link, e instanceof Error ? e : new Error(String(e)))
-      return
-    }
-    if (!ok) link.ready = false
-  }
-
-  private handleDrain (link: Link): void {
-    if (link.closed) return
-    link.ready = true
-    const q = link.queue
-    while (q !== undefined && link.ready && !link.closed) {
-      const f = q.pop()
-      if (f === undefined) break
-      this.write(link, f, f[uvarintPrefixLength(f)])
-    }
-  }
-
-  /* ---------------------------------------------------------------------------------------------- */
-  /* Keepalive (peers.go peerMonitor)                                                                */
-  /* ---------------------------------------------------------------------------------------------- */
-
-  private monitorSent (link: Link, type: number): void {
-    link.keepAliveAt = Infinity
-    if (link.deadlineAt !== Infinity) return
-    if (type === FrameType.Dummy || type === FrameType.KeepAlive) return
-    link.deadlineAt = this.clock.now() + this.opts.peerTimeoutMs
-    this.arm(link, link.deadlineAt)
-  }
-
-  private monitorRecv (link: Link, type: number): void {
-    link.deadlineAt = Infinity
-    if (link.keepAliveAt !== Infinity) return
-    if (type === FrameType.Dummy || type === FrameType.KeepAlive) return
-    link.keepAliveAt = this.clock.now() + this.opts.keepAliveDelayMs
-    this.arm(link, link.keepAliveAt)
-  }
-
-  private arm (link: Link, at: number): void {
-    if (at >= link.wakeAt || link.closed) return
-    if (link.wakeTimer !== undefined) this.clock.clearTimeout(link.wakeTimer)
-    link.wakeAt = at
-    link.wakeTimer = this.clock.setTimeout(link.wake, at - this.clock.now())
-  }
-
-  private wake (link: Link): void {
-    if (link.closed) return
-    const now = this.clock.now()
-    if (link.deadlineAt <= now) {
-      this.stats.timeouts++
-      this.closeLink(link, new Error('peer timeout: nothing received within peerTimeout of sending'))
-      return
-    }
-    if (link.keepAliveAt <= now) {
-      link.keepAliveAt = Infinity
-      this.sendDirect(link, KEEPALIVE, FrameType.KeepAlive)
-    }
-    const next = Math.min(link.deadlineAt, link.keepAliveAt)
-    if (next !== Infinity) this.arm(link, next)
+    this.peerTable.sendQueued(link, frame, type, flow)
   }
 
   /* ---------------------------------------------------------------------------------------------- */
   /* Receive                                                                                         */
   /* ---------------------------------------------------------------------------------------------- */
 
-  private handleData (link: Link, chunk: Uint8Array): void {
-    if (link.closed) return
-    this.stats.bytesIn += chunk.length
-    let frames: ReadonlyArray<{ type: number, body: Uint8Array }>
-    let streamError: unknown
-    try {
-      frames = link.reader.push(chunk)
-    } catch (e) {
-      frames = (e as { frames?: ReadonlyArray<{ type: number, body: Uint8Array }> }).frames ?? []
-      streamError = e
-    }
-    for (const f of frames) {
-      if (link.closed) return
-      try {
-        this.handleFrame(link, f.type, f.body)
-      } catch (e) {
-        if (e instanceof LinkError && e.reason === 'signature') this.stats.badSignatures++
-        else this.stats.badFrames++
-        this.closeLink(link, e instanceof Error ? e : new Error(String(e)))
-        return
-      }
-    }
-    if (streamError !== undefined && !link.closed) {
-      this.stats.badFrames++
-      this.closeLink(link, streamError instanceof Error ? streamError : new Error(String(streamError)))
-    }
-  }
-
+  /** One frame from `link` (the peer table has counted it and done the keepalive bookkeeping). */
   private handleFrame (link: Link, type: number, body: Uint8Array): void {
-    this.stats.framesIn++
-    this.monitorRecv(link, type)
     const p = link.peer
     switch (type) {
       case FrameType.Dummy:
@@ -656,11 +359,4 @@ export class Router {
   bytesOf (k: KeyStr): Uint8Array {
     return this.peers.get(k)?.keyBytes ?? keyBytes(k)
   }
-}
-
-/** Length of the uvarint length prefix at the start of an encoded frame. */
-function uvarintPrefixLength (frame: Uint8Array): number {
-  let i = 0
-  while (i < frame.length && (frame[i] & 0x80) !== 0) i++
-  return i + 1
 }
