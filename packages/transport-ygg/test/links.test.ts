@@ -11,7 +11,7 @@ import { UnexpectedPeerKeyError, LinkRefusedError, HandshakeError } from '../src
 import { memoryLinkType, MemoryRegistry } from '../src/links/memory.js'
 import { wsLinkType, type WebSocketConstructor } from '../src/links/ws.js'
 import type { LinkType } from '../src/links/link-type.js'
-import type { PeerConn } from '../src/peer-conn.js'
+import type { PeerConn } from '../src/network/peer-conn.js'
 import { ConnQueue, Sink, closedOf, hex, makeIdentity, within } from './fixtures/links-helpers.js'
 
 const running: Links[] = []

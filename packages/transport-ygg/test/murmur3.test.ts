@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { baseHashWords, baseHashes, murmur3x64_128 } from '../src/murmur3.js'
+import { baseHashWords, baseHashes, murmur3x64_128 } from '../src/network/murmur3.js'
 
 const REF_STRINGS: Array<[number, bigint, bigint, string]> = [
   [0x00, 0x0000000000000000n, 0x0000000000000000n, ''],

@@ -3,12 +3,12 @@ import { InvalidKeyError, MessageTooLargeError } from '@axl/core'
 import { Sim, graphs, prng } from './helpers/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { VirtualClock } from '../src/clock.js'
-import { Overlay } from '../src/overlay.js'
+import { Overlay } from '../src/network/overlay.js'
 import { ed25519Signer, ed25519Verifier, INSECURE_simulationCrypto } from '../src/crypto.js'
-import { PacketQueue } from '../src/packet-queue.js'
-import { encodeBloom, Bloom } from '../src/bloom.js'
-import { encodeFrame, encodeKeepAlive, encodeSigReq, encodeTraffic, FrameType, WATERMARK_MAX } from '../src/wire.js'
-import { encodeUvarint } from '../src/uvarint.js'
+import { PacketQueue } from '../src/network/packet-queue.js'
+import { encodeBloom, Bloom } from '../src/network/bloom.js'
+import { encodeFrame, encodeKeepAlive, encodeSigReq, encodeTraffic, FrameType, WATERMARK_MAX } from '../src/network/wire.js'
+import { encodeUvarint } from '../src/network/uvarint.js'
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[28] = 9; return s }
 const cat = (...parts: Uint8Array[]): Uint8Array => { const o = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let i = 0; for (const p of parts) { o.set(p, i); i += p.length } return o }

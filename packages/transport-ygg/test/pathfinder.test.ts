@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { Sim, graphs } from './helpers/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { VirtualClock } from '../src/clock.js'
-import { Overlay } from '../src/overlay.js'
+import { Overlay } from '../src/network/overlay.js'
 import { ed25519Signer, keyStr } from '../src/crypto.js'
-import { encodePathNotify, FrameType, pathNotifyPreimage, WATERMARK_MAX } from '../src/wire.js'
+import { encodePathNotify, FrameType, pathNotifyPreimage, WATERMARK_MAX } from '../src/network/wire.js'
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[29] = 5; return s }
 

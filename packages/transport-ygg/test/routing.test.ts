@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Sim, graphs, prng, bfs } from './helpers/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
-import { treeDist, nextHop } from '../src/routing.js'
+import { treeDist, nextHop } from '../src/network/routing.js'
 import { VirtualClock } from '../src/clock.js'
-import { Overlay } from '../src/overlay.js'
+import { Overlay } from '../src/network/overlay.js'
 import { ed25519Signer, keyStr } from '../src/crypto.js'
-import { decodeTraffic, encodePathLookup, encodeTraffic, FrameType, WATERMARK_MAX } from '../src/wire.js'
-import { Bloom, decodeBloom } from '../src/bloom.js'
+import { decodeTraffic, encodePathLookup, encodeTraffic, FrameType, WATERMARK_MAX } from '../src/network/wire.js'
+import { Bloom, decodeBloom } from '../src/network/bloom.js'
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[30] = 3; return s }
 

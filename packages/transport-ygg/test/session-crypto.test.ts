@@ -32,7 +32,7 @@ import {
   SESSION_TYPE_INIT
 } from '../src/session/messages.js'
 import { ReplayWindow } from '../src/session/replay.js'
-import { readUvarint } from '../src/uvarint.js'
+import { readUvarint } from '../src/network/uvarint.js'
 import { prng } from './helpers/prng.js'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'))

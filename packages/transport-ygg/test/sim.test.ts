@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { Sim, graphs, prng, type Graph } from './helpers/sim.js'
-import type { Traffic } from '../src/wire.js'
-import type { TrafficEventKind } from '../src/router.js'
+import type { Traffic } from '../src/network/wire.js'
+import type { TrafficEventKind } from '../src/network/router.js'
 
 /**
  * Loop detector: every traffic transmission visits each node at most once. The tag of a packet is its

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { Sim, graphs, prng } from './helpers/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { VirtualClock } from '../src/clock.js'
-import { Overlay } from '../src/overlay.js'
+import { Overlay } from '../src/network/overlay.js'
 import { ed25519Signer, ed25519Verifier, keyStr } from '../src/crypto.js'
-import { decodeAnnounce, decodeSigRes, encodeAnnounce, encodeSigReq, encodeSigRes, FrameType, sigResPreimage, type Announce } from '../src/wire.js'
-import { peerConnPair } from '../src/peer-conn.js'
+import { decodeAnnounce, decodeSigRes, encodeAnnounce, encodeSigReq, encodeSigRes, FrameType, sigResPreimage, type Announce } from '../src/network/wire.js'
+import { peerConnPair } from '../src/network/peer-conn.js'
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[31] = 7; return s }
 

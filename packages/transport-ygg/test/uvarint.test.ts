@@ -16,7 +16,7 @@ import fc from 'fast-check'
 import { WireError } from '../src/errors.js'
 import {
   MAX_UINT64, encodeUvarint, readUvarint, readUvarintNumber, uvarintSize, writeUvarint
-} from '../src/uvarint.js'
+} from '../src/network/uvarint.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

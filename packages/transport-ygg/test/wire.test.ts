@@ -28,7 +28,7 @@ import {
   trafficHeaderSize,
   type Announce, type Frame, type Path, type PathBroken, type PathLookup, type PathNotify, type SigReq, type SigRes,
   type Traffic
-} from '../src/wire.js'
+} from '../src/network/wire.js'
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

@@ -3,7 +3,7 @@
  * (`meta-link.ts`, the real network) or Noise XX (`noise-link.ts`, TS nodes only). Both turn a RawDuplex into
  * a LinkConn: a PeerConn whose `remoteKey` the handshake established.
  */
-import type { PeerConn } from '../peer-conn.js'
+import type { PeerConn } from '../network/peer-conn.js'
 import type { RawDuplex } from './link-type.js'
 
 /** Our ed25519 identity: the 32-byte private seed and the 32-byte public key. */

@@ -13,16 +13,16 @@ import {
   type Mesh, type MeshChannel, type MeshComponents, type MeshDialOptions, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
 } from '@axl/core'
 import { Links, type LinkType, type BackoffOptions } from '../links/index.js'
-import { Overlay } from '../overlay.js'
-import { yggdrasilTransform } from '../bloom.js'
+import { Overlay } from '../network/overlay.js'
+import { yggdrasilTransform } from '../network/bloom.js'
 import { ed25519Signer } from '../crypto.js'
-import type { RouterOptions } from '../router.js'
+import type { RouterOptions } from '../network/router.js'
 import { systemClock, type Clock } from '../clock.js'
 import { SessionManager } from '../session/session.js'
 import { TcpStack } from '../tcp/stack.js'
 import type { TcpConnection } from '../tcp/connection.js'
 import { ConnectionRefusedError } from '../tcp/errors.js'
-import { AddressBook } from './address-book.js'
+import { AddressBook } from '../ipv6/address-book.js'
 import { tcpConnectionStream } from './tcp-stream.js'
 
 /** Default IPv6 MTU (see `YggOptions.mtu`): 65519 bytes of Noise plaintext minus up to ~240 bytes of headers. */

@@ -11,7 +11,7 @@
  *      nextPub(32) ‖ message ]
  */
 import { verify } from '@axl/core'
-import { readUvarint, uvarintSize, writeUvarint } from '../uvarint.js'
+import { readUvarint, uvarintSize, writeUvarint } from '../network/uvarint.js'
 import { BOX_OVERHEAD, boxOpen, boxPrecompute, dhPublic, newBoxKeys, sealParts, type BoxKey, type BoxPrivate } from './crypto.js'
 import type { KeyObject } from 'node:crypto'
 

@@ -6,7 +6,7 @@
  */
 import { StreamClosedError, formatIpv6 } from '@axl/core'
 import type { Clock } from '../clock.js'
-import { IPPROTO_TCP, encodeIpv6Header, foldChecksum, onesSum } from '../ip/ipv6.js'
+import { IPPROTO_TCP, encodeIpv6Header, foldChecksum, onesSum } from '../ipv6/ipv6.js'
 import { LazyTimer, Reassembly, SendQueue } from './buffers.js'
 import { ConnectionRefusedError, ConnectionResetError, ConnectionTimeoutError, HostUnreachableError, TcpLimitError } from './errors.js'
 import type { ResolvedTcpOptions } from './options.js'

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '@axl/core'
 import type { Clock } from '../clock.js'
-import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD, IPV6_MIN_MTU } from '../ip/ipv6.js'
+import { IPV6_HEADER_LENGTH, IPV6_MAX_PAYLOAD, IPV6_MIN_MTU } from '../ipv6/ipv6.js'
 import { MAX_WSCALE, TCP_HEADER_LENGTH } from './segment.js'
 
 /** Options of a TcpStack. */

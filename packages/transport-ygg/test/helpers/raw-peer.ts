@@ -3,9 +3,9 @@
  * by the test (raw writes, decoded frames captured).
  */
 import type { VirtualClock } from '../../src/clock.js'
-import { peerConnPair, type PeerConn } from '../../src/peer-conn.js'
-import { FrameReader, type Frame } from '../../src/wire.js'
-import type { Overlay } from '../../src/overlay.js'
+import { peerConnPair, type PeerConn } from '../../src/network/peer-conn.js'
+import { FrameReader, type Frame } from '../../src/network/wire.js'
+import type { Overlay } from '../../src/network/overlay.js'
 
 /** The test side of a link to an overlay node. */
 export interface RawPeer {

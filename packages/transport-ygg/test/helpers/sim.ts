@@ -3,11 +3,11 @@
  */
 import { createHash } from 'node:crypto'
 import { VirtualClock } from '../../src/clock.js'
-import { peerConnPair, type PeerConn } from '../../src/peer-conn.js'
-import { Overlay, type OverlayOptions } from '../../src/overlay.js'
+import { peerConnPair, type PeerConn } from '../../src/network/peer-conn.js'
+import { Overlay, type OverlayOptions } from '../../src/network/overlay.js'
 import { ed25519Signer, INSECURE_simulationCrypto, keyStr, type Signer, type VerifyFn } from '../../src/crypto.js'
-import type { TrafficEventKind } from '../../src/router.js'
-import type { Traffic } from '../../src/wire.js'
+import type { TrafficEventKind } from '../../src/network/router.js'
+import type { Traffic } from '../../src/network/wire.js'
 import { prng } from './prng.js'
 export { prng }
 

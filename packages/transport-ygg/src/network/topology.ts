@@ -2,8 +2,10 @@
  * A JSON-friendly snapshot of one node's view of the overlay: itself, its links, the tree infos it holds
  * and its known paths. Keys are lowercase hex; lists are always arrays (possibly empty), never null.
  */
-import { keyHex } from './crypto.js'
-import type { Router } from './router.js'
+import { keyHex, type KeyStr } from '../crypto.js'
+import type { NetworkContext } from './context.js'
+import type { PathEntry } from './pathfinder.js'
+import type { Tree } from './tree.js'
 
 /** One directly connected peer link. */
 export interface TopologyPeerLink {
@@ -40,8 +42,15 @@ export interface OverlayTopology {
   paths: TopologyPath[]
 }
 
-/** Builds the topology snapshot of a router. */
-export function buildTopology (r: Router): OverlayTopology {
+/** What a snapshot reads of a node: its key and peers, its tree, its known paths and its parent. */
+export interface TopologyContext extends Pick<NetworkContext, 'selfKey' | 'peers'> {
+  readonly tree: Pick<Tree, 'infos' | 'rootAndPath' | 'root' | 'coordsOf'>
+  readonly pf: { readonly paths: ReadonlyMap<KeyStr, PathEntry> }
+  parentKey: () => KeyStr
+}
+
+/** Builds the topology snapshot of a node (the Router). */
+export function buildTopology (r: TopologyContext): OverlayTopology {
   const t = r.tree
   const peers: TopologyPeerLink[] = []
   for (const p of r.peers.values()) {

@@ -11,9 +11,9 @@
  * - Expiry timers are timestamps swept on the 1 s maintenance tick.
  */
 import { encodePathBroken, encodePathLookup, encodePathNotify, FrameType, pathNotifyPreimage, WATERMARK_MAX, type Path, type PathBroken, type PathLookup, type PathNotify, type PathNotifyInfo, type Traffic } from './wire.js'
-import { keyStr, type KeyStr } from './crypto.js'
+import { keyStr, type KeyStr } from '../crypto.js'
 import { nextHop } from './routing.js'
-import type { Router } from './router.js'
+import type { PathfinderContext } from './context.js'
 
 interface Buffered { dest: KeyStr, destBytes: Uint8Array, payload: Uint8Array }
 
@@ -54,9 +54,9 @@ export class Pathfinder {
   /** Pending lookups by transformed destination key. */
   readonly rumors = new Map<KeyStr, Rumor>()
   private info: PathNotifyInfo | undefined
-  private readonly r: Router
+  private readonly r: PathfinderContext
 
-  constructor (r: Router) {
+  constructor (r: PathfinderContext) {
     this.r = r
   }
 

@@ -8,7 +8,7 @@
  * where bit `0x80 >> (i % 8)` of flags byte `i / 8` marks word i all-zero (flags0) or all-ones (flags1).
  */
 import { keyForSubnet, subnetForKey } from '@axl/core'
-import { WireError } from './errors.js'
+import { WireError } from '../errors.js'
 import { baseHashWords } from './murmur3.js'
 import { FrameType, frameHeaderSize, writeFrameHeader } from './wire.js'
 

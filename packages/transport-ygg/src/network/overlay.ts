@@ -4,8 +4,9 @@
  * destination whose coordinates are unknown wait (bounded) behind a lookup.
  */
 import { InvalidKeyError, MessageTooLargeError } from '@axl/core'
-import { Router, type RouterOptions, type RouterStats } from './router.js'
-import { keyStr } from './crypto.js'
+import { Router, type RouterOptions } from './router.js'
+import type { RouterStats } from './stats.js'
+import { keyStr } from '../crypto.js'
 import { buildTopology, type OverlayTopology } from './topology.js'
 import type { PeerConn } from './peer-conn.js'
 

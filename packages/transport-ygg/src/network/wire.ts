@@ -10,7 +10,7 @@
  * Decoders copy keys and signatures out of the body (so long-lived tables never pin a link buffer), but
  * `decodeTraffic().payload` is a zero-copy view into the body.
  */
-import { FrameStreamError, WireError } from './errors.js'
+import { FrameStreamError, WireError } from '../errors.js'
 import { MAX_UINT64, readUvarint, readUvarintNumber, uvarintSize, writeUvarint } from './uvarint.js'
 
 /** Frame type bytes (`wire.go:7-18`). */

@@ -4,7 +4,7 @@
  * but the last, at most 10 bytes, and the 10th byte may only be 0 or 1 (2^64 overflows). Like Go, the
  * decoder accepts non-minimal encodings (`80 00` reads as 0); the encoder always writes the minimal form.
  */
-import { WireError } from './errors.js'
+import { WireError } from '../errors.js'
 
 /** 2^64 − 1, the largest value a uvarint can carry (Go's `^uint64(0)`). */
 export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn

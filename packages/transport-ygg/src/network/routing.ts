@@ -12,8 +12,9 @@
  */
 import { Bloom, bloomLocations, encodeBloom } from './bloom.js'
 import type { Path } from './wire.js'
-import type { KeyStr } from './crypto.js'
-import type { Link, PeerState, Router } from './router.js'
+import type { KeyStr } from '../crypto.js'
+import type { RoutingContext } from './context.js'
+import { EMPTY_BLOOM, EMPTY_BLOOM_FRAME, type Link, type PeerState } from './peers.js'
 
 /** Tree distance between two coordinate lists: hops through their deepest common ancestor (`_getDist`). */
 export function treeDist (a: Path, b: Path): number {
@@ -42,7 +43,7 @@ export interface HopResult {
  * progress (@743fe2f formula, integer division), then lower priority on the same key, lower distance, and
  * the older link. Strict progress on every hop makes forwarding loop-free even with inconsistent views.
  */
-export function nextHop (r: Router, path: Path, watermark: bigint): HopResult {
+export function nextHop (r: RoutingContext, path: Path, watermark: bigint): HopResult {
   const tree = r.tree
   const selfDist = treeDist(path, tree.coordsOf(r.selfKey))
   if (BigInt(selfDist) >= watermark) return { link: undefined, selfDist, watermarkDrop: true }
@@ -77,28 +78,6 @@ export function nextHop (r: Router, path: Path, watermark: bigint): HopResult {
   return { link: best, selfDist, watermarkDrop: false }
 }
 
-/** The shared, never-mutated empty filter (initial send/recv state of every peer). */
-export const EMPTY_BLOOM = new Bloom()
-const EMPTY_BLOOM_FRAME = encodeBloom(EMPTY_BLOOM)
-
-/** Per-peer bloom state: what we last sent and received, the on-tree flag, and ironwood's counters. */
-export interface BloomState {
-  send: Bloom
-  sendFrame: Uint8Array
-  recv: Bloom
-  /** Ticks since the filter was last (re)sent; forced resend at 3600 (about 1 h). */
-  seq: number
-  onTree: boolean
-  zDirty: boolean
-  /** `Blooms.inputs` value the last computation used. */
-  computedAt: number
-}
-
-/** A fresh bloom state for a new peer key. */
-export function newBloomState (): BloomState {
-  return { send: EMPTY_BLOOM, sendFrame: EMPTY_BLOOM_FRAME, recv: EMPTY_BLOOM, seq: 0, onTree: false, zDirty: false, computedAt: -1 }
-}
-
 /** Bloom-filter maintenance and lookup multicast for one node. */
 export class Blooms {
   /** Bumped whenever an input of any outgoing filter changes (received filters, on-tree set, peer set). */
@@ -106,10 +85,10 @@ export class Blooms {
   private fixedAt = -1
   /** `inputs` when the last early pass computed filters (it skips work when nothing it reads changed). */
   private earlyAt = -1
-  private readonly r: Router
+  private readonly r: RoutingContext
   private selfLocs: Uint16Array | undefined
 
-  constructor (r: Router) {
+  constructor (r: RoutingContext) {
     this.r = r
   }
 

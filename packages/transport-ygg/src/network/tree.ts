@@ -12,8 +12,9 @@
  * - `_fix`/`_sendAnnounces` are skipped on ticks where nothing they read has changed (same result, cheaper).
  */
 import { encodeAnnounce, encodeFrame, encodeSigReq, FrameType, sigResPreimage, type Announce, type Path, type SigReq, type SigRes } from './wire.js'
-import { keyBytes, type KeyStr } from './crypto.js'
-import type { Link, PeerState, Router } from './router.js'
+import { keyBytes, type KeyStr } from '../crypto.js'
+import type { NetworkContext } from './context.js'
+import type { Link, PeerState } from './peers.js'
 
 /** What we store per known node (`routerInfo`), plus its encoded Announce frame for re-sending. */
 export interface TreeInfo {
@@ -58,11 +59,11 @@ export class Tree {
   private handledVersion = -1
   private nextExpiry = Infinity
   private resSeqCtr = 0
-  private readonly r: Router
+  private readonly r: NetworkContext
   /** Nonce source (injectable for deterministic simulations). */
   random: () => bigint = randomNonce
 
-  constructor (r: Router) {
+  constructor (r: NetworkContext) {
     this.r = r
   }
 
