@@ -64,6 +64,7 @@ export async function main (argv: string[], opts: MainOptions = {}): Promise<{ r
   log(`Our IPv6: ${node.address}`)
   log(`Our Public Key: ${node.peerId}`)
   for (const u of config.listen) log(`Listen: ${u}`)
+  for (const u of node.listenAddresses()) if (!config.listen.includes(u)) log(`Listening for links on ${u}`)
   for (const u of config.peers) log(`Peer: ${u}`)
   const l = node.limits
   log(`Limits: max_message_size=${l.maxMessageSize} max_concurrent_conns=${l.maxConcurrentStreams} conn_read_timeout=${l.readTimeoutMs}ms conn_idle_timeout=${l.idleTimeoutMs}ms recv_queue=${l.inboxMaxMessages} (${l.inboxOverflow})`)

@@ -115,7 +115,15 @@ export async function startNode (config: NodeConfig, opts: StartNodeOptions = {}
     services.a2a = a2a(a)
   }
 
-  const node = await createNode<Record<string, unknown>>({ identity, transport, services, limits: limitsFromConfig(config) })
+  const node = await createNode<Record<string, unknown>>({ identity, transport, services, limits: limitsFromConfig(config), start: false })
+  const log = opts.log
+  if (log !== undefined) {
+    // Before start: the first links may come up before start() resolves.
+    node.addEventListener('peer:connect', (e) => { log(`Link up: ${e.detail.peer} (${e.detail.inbound ? 'inbound' : 'outbound'}, ${e.detail.uri})`) })
+    node.addEventListener('peer:disconnect', (e) => { log(`Link down: ${e.detail.peer} (${e.detail.uri})${e.detail.error !== undefined ? `: ${e.detail.error.message}` : ''}`) })
+    node.addEventListener('root:change', (e) => { log(`Tree root: ${e.detail.root}`) })
+  }
+  await node.start()
   const undo: Array<() => void> = []
   let bridge: Bridge
   try {

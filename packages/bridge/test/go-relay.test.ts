@@ -124,6 +124,12 @@ describe.skipIf(reason !== undefined)('axl-node A — yggdrasil-go G — axl-nod
       expect(n.key).toBe(key)
       expect(t.peers).toEqual([expect.objectContaining({ uri: gUri, up: true, inbound: false, public_key: g.publicKey })])
     }
+    // axl-node logs its links and the tree's root
+    for (const n of [A, B]) {
+      expect(n.log()).toContain(`[node] Link up: ${g.publicKey} (outbound, ${gUri})`)
+      const low = [keyA, keyB, g.publicKey].sort()[0]
+      if (n.key !== low) await eventually(`${n.name} to log the root ${low}`, async () => n.log().includes(`[node] Tree root: ${low}`), 10_000)
+    }
     const peers = await goPeersOf(g)
     expect(peers.map(p => p.key).sort()).toEqual([keyA, keyB].sort())
     for (const p of peers) {

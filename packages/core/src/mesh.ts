@@ -2,6 +2,7 @@ import type { Identity } from './identity.js'
 import type { PeerId } from './peer-id.js'
 import type { MeshStream } from './stream.js'
 import type { WaitOptions } from './deadline.js'
+import type { ComponentLogger } from '@libp2p/logger'
 
 /**
  * Which kind of stream a mesh carries: `axl` streams carry AXL frames (the only kind Go AXL speaks: overlay TCP
@@ -40,12 +41,25 @@ export interface Mesh {
   topology: () => Topology
   /** Largest message this mesh can carry, if it imposes one below the node's own limit. */
   readonly maxMessageSize?: number
+  /** The addresses (link URIs) this mesh listens on, with the real ports once started; default none. */
+  addresses?: () => string[]
 }
+
+/** Something that happened in a mesh; the node dispatches each as an event of the same `type`. */
+export type MeshEvent =
+  | { type: 'peer:connect', peer: PeerId, uri: string, inbound: boolean }
+  | { type: 'peer:disconnect', peer: PeerId, uri: string, inbound: boolean, error?: Error }
+  | { type: 'listening', addresses: string[] }
+  | { type: 'root:change', root: PeerId, previous: PeerId }
 
 /** What a transport factory receives from createNode(). */
 export interface MeshComponents {
   /** The node's identity (keys). */
   identity: Identity
+  /** Loggers for the transport's components (`@libp2p/logger`; `DEBUG=axl:*` turns them on). Default: its defaultLogger(). */
+  logger?: ComponentLogger
+  /** Report a mesh event to the node (links up and down, listen addresses, root changes). Default: ignored. */
+  events?: (event: MeshEvent) => void
 }
 
 /** A transport as passed to createNode({ transport }): builds the node's Mesh from its components. */

@@ -7,7 +7,8 @@ import { FrameReader, writeFrame } from './frame-io.js'
 import { generateIdentity, type Identity } from './identity.js'
 import { Inbox, type InboundMessage, type InboxStats } from './inbox.js'
 import { resolveLimits, type Limits } from './limits.js'
-import type { Mesh, Topology, TransportFactory } from './mesh.js'
+import type { Mesh, MeshEvent, Topology, TransportFactory } from './mesh.js'
+import { defaultLogger, type ComponentLogger, type Logger } from '@libp2p/logger'
 import { answerNegotiation, checkProtocolName, negotiateOutbound, ProtocolStatus, readProtocolName, type ProtocolHandler, type ProtocolOptions } from './protocols.js'
 import { parsePeerId, type PeerId } from './peer-id.js'
 import type { MeshStream } from './stream.js'
@@ -46,6 +47,8 @@ export interface NodeComponents {
   limits: Limits
   /** The node itself (started before services start). */
   node: AxlNode<Record<string, unknown>>
+  /** The node's logger factory: `components.logger.forComponent('axl:my-service')`. */
+  logger: ComponentLogger
 }
 
 /** A service plugged into createNode({ services: { name: factory } }); `start`/`stop` are called if present. */
@@ -61,6 +64,10 @@ export interface CreateNodeOptions<S extends Record<string, unknown>> {
   services?: { [K in keyof S]: ServiceFactory<S[K]> }
   /** Bounds; see Limits for defaults. */
   limits?: Partial<Limits>
+  /** Loggers for the node, its transport and services (`@libp2p/logger`). Default `defaultLogger()`: silent unless `DEBUG=axl:*`. */
+  logger?: ComponentLogger
+  /** Start the node before createNode resolves (default true); with false, add event listeners, then `await node.start()`. */
+  start?: boolean
 }
 
 /** Options of send(). */
@@ -88,7 +95,18 @@ export interface NodeEvents {
   'message:dropped': CustomEvent<{ from: PeerId, bytes: number, reason: string }>
   /** An inbound stream failed. */
   'stream:error': CustomEvent<{ from: PeerId, error: Error }>
+  /** A link to a directly connected peer came up (the transport's; a peer with two links reports both). */
+  'peer:connect': CustomEvent<{ peer: PeerId, uri: string, inbound: boolean }>
+  /** A link to a directly connected peer went down (`error` when it failed). */
+  'peer:disconnect': CustomEvent<{ peer: PeerId, uri: string, inbound: boolean, error?: Error }>
+  /** The transport listens on these addresses (real ports once bound); see also `listenAddresses()`. */
+  listening: CustomEvent<{ addresses: string[] }>
+  /** The root of the overlay's spanning tree changed, as this node sees it. */
+  'root:change': CustomEvent<{ root: PeerId, previous: PeerId }>
 }
+
+/** Options of addEventListener (as EventTarget's). */
+type ListenerOptions = Parameters<EventTarget['addEventListener']>[2]
 
 /** Reply frame that tells a sender its message was refused (ignored by Go AXL senders, which never read). */
 interface RefusalBody { axl_refused: { code: string, message: string } }
@@ -141,7 +159,19 @@ export interface AxlNode<S extends Record<string, unknown> = Record<string, unkn
    * AXL does. For a protocol of your own use `dialProtocol`.
    */
   dial: (peer: PeerId | string, opts?: WaitOptions) => Promise<MeshStream>
-  /** True until stop() is called. */
+  /** The addresses the transport listens on, with the real ports (e.g. `tcp://127.0.0.1:41234` for port 0). */
+  listenAddresses: () => string[]
+  /** Listen for a node event, typed by its name (see NodeEvents). */
+  addEventListener<K extends keyof NodeEvents> (type: K, listener: (evt: NodeEvents[K]) => void, options?: ListenerOptions): void
+  /** Listen for any event (EventTarget's signature). */
+  addEventListener (type: string, listener: Parameters<EventTarget['addEventListener']>[1], options?: ListenerOptions): void
+  /** Stop listening for a node event. */
+  removeEventListener<K extends keyof NodeEvents> (type: K, listener: (evt: NodeEvents[K]) => void, options?: ListenerOptions): void
+  /** Stop listening for any event (EventTarget's signature). */
+  removeEventListener (type: string, listener: Parameters<EventTarget['removeEventListener']>[1], options?: ListenerOptions): void
+  /** Start the node: the transport, then the services (createNode does it unless `start: false`). Idempotent. */
+  start: () => Promise<void>
+  /** True once started, until stop() is called. */
   readonly running: boolean
   /** Stop the node: stop services, reset streams, release sockets and timers. Idempotent. */
   stop: () => Promise<void>
@@ -174,7 +204,7 @@ interface Scope { signal: AbortSignal, done: () => void }
 /** Create and start a node. */
 export async function createNode<S extends Record<string, unknown> = Record<string, never>> (opts: CreateNodeOptions<S>): Promise<AxlNode<S>> {
   const node = new Node<S>(opts)
-  await node.start()
+  if (opts.start !== false) await node.start()
   return node
 }
 
@@ -186,6 +216,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   readonly services: S
   readonly stats: NodeStats
   private readonly mesh: Mesh
+  private readonly logger: ComponentLogger
+  private readonly log: Logger
   private readonly inbox: Inbox
   private readonly maxMessageSize: number
   private readonly stopController = new AbortController()
@@ -214,7 +246,9 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.peerId = this.identity.peerId
     this.address = this.identity.address
     this.limits = resolveLimits(opts.limits)
-    this.mesh = opts.transport({ identity: this.identity })
+    this.logger = opts.logger ?? defaultLogger()
+    this.log = this.logger.forComponent('axl:node')
+    this.mesh = opts.transport({ identity: this.identity, logger: this.logger, events: (e) => { this.onMeshEvent(e) } })
     this.maxMessageSize = Math.min(this.limits.maxMessageSize, this.mesh.maxMessageSize ?? Infinity)
     const shortest = Math.min(this.limits.requestTimeoutMs, this.limits.readTimeoutMs, this.limits.idleTimeoutMs)
     this.sweeper = new Sweeper(Math.max(5, Math.min(1000, Math.floor(shortest / 8))))
@@ -224,13 +258,22 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0 }
     const services: Record<string, unknown> = {}
     this.services = services as S
-    const components = { identity: this.identity, limits: this.limits, node: this as unknown as AxlNode<Record<string, unknown>> }
+    const components = { identity: this.identity, limits: this.limits, node: this as unknown as AxlNode<Record<string, unknown>>, logger: this.logger }
     for (const [name, factory] of Object.entries(opts.services ?? {}) as Array<[string, ServiceFactory<unknown>]>) {
       services[name] = factory(components)
     }
   }
 
   get running (): boolean { return this.state === 'running' }
+
+  listenAddresses (): string[] { return this.mesh.addresses?.() ?? [] }
+
+  /** A mesh event, dispatched as the node event of the same name. */
+  private onMeshEvent (e: MeshEvent): void {
+    const { type, ...detail } = e
+    this.log('%s %o', type, detail)
+    this.emit(type, detail)
+  }
 
   async start (): Promise<void> {
     if (this.state !== 'new') return

@@ -10,20 +10,24 @@
 import {
   MeshStream, NotStartedError, UnreachableError, UnsupportedProtocolError, TimeoutError, AbortError, ConfigError,
   formatIpv6, peerIdFromBytes, peerIdToBytes,
-  type Mesh, type MeshChannel, type MeshComponents, type MeshDialOptions, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
+  type Mesh, type MeshChannel, type MeshComponents, type MeshDialOptions, type MeshEvent, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
 } from '@axl/core'
-import { Links, type LinkType, type BackoffOptions } from '../links/index.js'
+import { defaultLogger, type Logger } from '@libp2p/logger'
+import { Links, type LinkConn, type LinkType, type BackoffOptions } from '../links/index.js'
 import { Overlay } from '../network/overlay.js'
 import { yggdrasilTransform } from '../network/bloom.js'
 import { ed25519Signer } from '../crypto.js'
 import type { RouterOptions } from '../network/router.js'
-import { systemClock, type Clock } from '../clock.js'
+import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { SessionManager } from '../session/session.js'
 import { TcpStack } from '../tcp/stack.js'
 import type { TcpConnection } from '../tcp/connection.js'
 import { ConnectionRefusedError } from '../tcp/errors.js'
 import { AddressBook } from '../ipv6/address-book.js'
 import { tcpConnectionStream } from './tcp-stream.js'
+
+/** How often the tree's root is checked for `root:change` events, ms. */
+const ROOT_CHECK_MS = 1_000
 
 /** Default IPv6 MTU (see `YggOptions.mtu`): 65519 bytes of Noise plaintext minus up to ~240 bytes of headers. */
 export const DEFAULT_MTU = 65280
@@ -114,9 +118,16 @@ export class YggMesh implements Mesh {
   private listener: { close: () => void } | undefined
   private protocolListener: { close: () => void } | undefined
   private state: 'new' | 'running' | 'stopped' = 'new'
+  private readonly clock: Clock
+  private readonly log: Logger
+  private readonly emit: (event: MeshEvent) => void
+  private rootTimer: TimerHandle | undefined
+  private lastRoot = ''
 
   constructor (components: MeshComponents, private readonly opts: YggOptions) {
     const { identity } = components
+    this.log = (components.logger ?? defaultLogger()).forComponent('axl:ygg')
+    this.emit = components.events ?? (() => {})
     this.tcpPort = opts.tcpPort ?? 7000
     if (!Number.isInteger(this.tcpPort) || this.tcpPort < 1 || this.tcpPort > 65535) throw new ConfigError(`tcpPort must be 1..65535, got ${String(opts.tcpPort)}`)
     this.protocolPort = opts.protocolPort ?? (this.tcpPort === 7100 ? 7101 : 7100)
@@ -125,6 +136,7 @@ export class YggMesh implements Mesh {
     }
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 15_000
     const clock = opts.clock ?? systemClock()
+    this.clock = clock
     const mtu = opts.mtu ?? DEFAULT_MTU
     if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) throw new ConfigError(`mtu must be 1280..65535, got ${String(opts.mtu)}`)
     this.publicKey = identity.publicKey
@@ -152,7 +164,7 @@ export class YggMesh implements Mesh {
     this.links = new Links({
       identity: { seed: identity.seed, publicKey: identity.publicKey },
       clock,
-      onConn: conn => { this.overlay.addPeer(conn) },
+      onConn: conn => { this.linkUp(conn) },
       ...(opts.linkTypes !== undefined ? { linkTypes: opts.linkTypes } : {}),
       ...(opts.allowedPublicKeys !== undefined ? { allowedPublicKeys: opts.allowedPublicKeys } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
@@ -172,11 +184,49 @@ export class YggMesh implements Mesh {
       throw err
     }
     for (const uri of this.opts.peers ?? []) this.links.addPeer(uri)
+    if (this.listening.length > 0) {
+      this.log('listening on %s', this.listening.join(', '))
+      this.emit({ type: 'listening', addresses: [...this.listening] })
+    }
+    this.lastRoot = this.overlay.root()
+    this.watchRoot()
+  }
+
+  /** The link URIs we listen on, with the real ports. */
+  addresses (): string[] { return [...this.listening] }
+
+  /** A link is up: hand it to the network layer, report it, and report when it goes down. */
+  private linkUp (conn: LinkConn): void {
+    this.overlay.addPeer(conn)
+    const peer = peerIdFromBytes(conn.remoteKey)
+    this.log('link up: %s %s %s', peer, conn.inbound ? 'from' : 'to', conn.uri)
+    this.emit({ type: 'peer:connect', peer, uri: conn.uri, inbound: conn.inbound })
+    void conn.closed.then(err => {
+      if (this.state === 'stopped') return
+      this.log('link down: %s %s%s', peer, conn.uri, err !== undefined ? `: ${err.message}` : '')
+      this.emit({ type: 'peer:disconnect', peer, uri: conn.uri, inbound: conn.inbound, ...(err !== undefined ? { error: err } : {}) })
+    })
+  }
+
+  /** Checks the tree's root once a second (cheap: a walk up our ancestry) and reports changes. */
+  private watchRoot (): void {
+    this.rootTimer = this.clock.setTimeout(() => {
+      if (this.state !== 'running') return
+      const root = this.overlay.root()
+      if (root !== this.lastRoot) {
+        const previous = this.lastRoot
+        this.lastRoot = root
+        this.log('tree root is now %s (was %s)', root, previous)
+        this.emit({ type: 'root:change', root: root as PeerId, previous: previous as PeerId })
+      }
+      this.watchRoot()
+    }, ROOT_CHECK_MS)
   }
 
   async stop (): Promise<void> {
     if (this.state === 'stopped') return
     this.state = 'stopped'
+    this.clock.clearTimeout(this.rootTimer)
     this.handler = undefined
     this.listener?.close()
     this.protocolListener?.close()

@@ -6,7 +6,7 @@
 import { InvalidKeyError, MessageTooLargeError } from '@axl/core'
 import { Router, type RouterOptions } from './router.js'
 import type { RouterStats } from './stats.js'
-import { keyStr } from '../crypto.js'
+import { keyHex, keyStr } from '../crypto.js'
 import { buildTopology, type OverlayTopology } from './topology.js'
 import type { PeerConn } from './peer-conn.js'
 
@@ -79,6 +79,11 @@ export class Overlay {
   /** Snapshot of this node's view: self, root, parent, coords, peers, tree infos, paths. */
   topology (): OverlayTopology {
     return buildTopology(this.router)
+  }
+
+  /** The root of the tree as we see it, hex (cheap: a walk up our own ancestry). */
+  root (): string {
+    return keyHex(this.router.tree.root())
   }
 
   /** Closes every link and stops all timers. Idempotent. */
