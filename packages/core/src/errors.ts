@@ -137,3 +137,12 @@ export class ProtocolRefusedError extends AxlError {
     this.protocol = protocol
   }
 }
+
+/** A second node with the same identity joined a MemoryNetwork (each peer id may be there once). */
+export class DuplicatePeerError extends AxlError {
+  readonly peer: string
+  constructor (peer: string) {
+    super('ERR_DUPLICATE_PEER', `a node with peer id ${peer} is already on this memory network (give each node its own identity)`)
+    this.peer = peer
+  }
+}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { AbortError, NotStartedError, StreamClosedError, TimeoutError, UnreachableError } from '../src/errors.js'
+import { AbortError, DuplicatePeerError, NotStartedError, StreamClosedError, TimeoutError, UnreachableError } from '../src/errors.js'
 import { generateIdentity } from '../src/identity.js'
 import type { Mesh } from '../src/mesh.js'
 import { MemoryNetwork } from '../src/memory/network.js'
@@ -99,6 +99,7 @@ describe('MemoryNetwork streams', () => {
     const identity = generateIdentity()
     await net.transport()({ identity }).start()
     await expect(net.transport()({ identity }).start()).rejects.toThrow(/already on this memory network/)
+    await expect(net.transport()({ identity }).start()).rejects.toBeInstanceOf(DuplicatePeerError)
   })
 
   it('reports its maxMessageSize', () => {

@@ -1,4 +1,4 @@
-import { UnreachableError, NotStartedError } from '../errors.js'
+import { DuplicatePeerError, UnreachableError, NotStartedError } from '../errors.js'
 import { withDeadline, type WaitOptions } from '../deadline.js'
 import type { Mesh, MeshChannel, MeshComponents, MeshDialOptions, Topology, TopologyPeer, TransportFactory } from '../mesh.js'
 import type { PeerId } from '../peer-id.js'
@@ -102,7 +102,7 @@ export class MemoryNetwork {
 
   /** @internal */
   register (mesh: MemoryMesh): void {
-    if (this.meshes.has(mesh.id)) throw new NotStartedError(`a node with peer id ${mesh.id} is already on this memory network`)
+    if (this.meshes.has(mesh.id)) throw new DuplicatePeerError(mesh.id)
     this.meshes.set(mesh.id, mesh)
   }
 
