@@ -11,7 +11,7 @@ import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import { isJsonRpcResponse, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js'
 import { abortReasonOf } from './signals.js'
-import { readSse } from './sse.js'
+import { readSse, SseTooLargeError } from './sse.js'
 
 /** A Streamable-HTTP MCP endpoint. A plain URL string or URL object also works as a service definition. */
 export interface HttpEndpointSpec {
@@ -144,7 +144,7 @@ export class HttpBackend implements Backend {
       }
     } catch (err) {
       if (err instanceof BackendError) throw err
-      if (/exceeds/.test((err as Error).message)) throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', (err as Error).message)
+      if (err instanceof SseTooLargeError) throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', err.message)
       throw unavailable(`the endpoint's event stream failed: ${(err as Error).message}`, err)
     }
     throw new BackendError(RouterErrorCode.InternalError, 'no_answer', 'the endpoint closed its event stream without answering')
