@@ -29,6 +29,7 @@ export {
   verify, publicKeyObject, SEED_LENGTH, SIGNATURE_LENGTH, PUBLIC_KEY_CACHE_SIZE
 } from './identity.js'
 export type { Identity, SaveIdentityOptions } from './identity.js'
+export { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from './ed25519-der.js'
 // -- end identity block --
 // -- framing, envelopes (envelope engineer: framing.ts, envelope.ts, json-raw.ts) --
 export {
