@@ -6,16 +6,15 @@
  *   pnpm bench session-crypto [--ms 400] [--rounds 3]
  *
  * Candidates for the symmetric cipher (all checked byte-identical against libsodium's secretbox first):
- *  - ts:        our pure TypeScript XSalsa20-Poly1305 (session/salsa.ts), per-key cached subkey;
+ *  - js:        our pure-JS backend ('js': @noble/ciphers xsalsa20poly1305 through sealParts / boxOpen);
  *  - wasm:      our raw calls into libsodium-wrappers' WASM (session/sodium.ts);
  *  - sodium:    libsodium-wrappers' public API (crypto_secretbox_easy / _open_easy), for comparison;
- *  - noble:     @noble/ciphers xsalsa20poly1305 (pure JS), if resolvable;
+ *  - noble:     @noble/ciphers xsalsa20poly1305 called directly (what the js backend costs over it);
  *  - node_chacha20poly1305 (reference only): node:crypto has no XSalsa20; ChaCha20-Poly1305 is not
  *    byte-compatible with NaCl's box, so it is measured only to show what native code would give.
  * Figures: median over rounds of (time / ops) for a `--ms` window each; MB = 10^6 bytes.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { readdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -60,18 +59,8 @@ if (!useSodium(sodium.libsodium)) throw new Error('libsodium WASM backend failed
 const wasm = wasmBackend(sodium.libsodium)
 
 type XSalsa = (key: Uint8Array, nonce: Uint8Array) => { encrypt: (m: Uint8Array) => Uint8Array, decrypt: (c: Uint8Array) => Uint8Array }
-let noble: XSalsa | undefined
+const noble = ((await importFrom(reqYgg, '@noble/ciphers/salsa.js')) as { xsalsa20poly1305: XSalsa }).xsalsa20poly1305
 let nobleX25519: { getSharedSecret: (a: Uint8Array, b: Uint8Array) => Uint8Array, getPublicKey: (a: Uint8Array) => Uint8Array } | undefined
-try {
-  // @noble/ciphers is not our dependency; use the copy pnpm installed for @chainsafe/libp2p-noise.
-  const store = join(root, 'node_modules', '.pnpm')
-  const dir = readdirSync(store).filter(d => d.startsWith('@noble+ciphers@')).sort().pop()
-  if (dir !== undefined) {
-    const file = join(store, dir, 'node_modules', '@noble', 'ciphers', 'salsa.js')
-    noble = ((await import(pathToFileURL(file).href)) as { xsalsa20poly1305: XSalsa }).xsalsa20poly1305
-    results.noble_ciphers_version = dir.slice('@noble+ciphers@'.length)
-  }
-} catch { /* not resolvable: skipped */ }
 try {
   nobleX25519 = ((await importFrom(reqYgg, '@noble/curves/ed25519.js')) as { x25519: typeof nobleX25519 }).x25519
 } catch { /* skipped */ }
@@ -110,9 +99,9 @@ for (const size of [64, 1024, 65536]) {
   const ref = sodium.crypto_secretbox_easy(msg, nonce, key.shared)
   const same = (b: Uint8Array): boolean => Buffer.from(b).equals(Buffer.from(ref))
   setCipherBackend('js')
-  if (!same(sealParts(key, counter, 0, [msg]))) throw new Error('ts backend not byte-identical')
-  record('seal_ts', size, bench(() => sealParts(key, counter, 0, [msg])))
-  record('open_ts', size, bench(() => boxOpen(key, counter, ref)))
+  if (!same(sealParts(key, counter, 0, [msg]))) throw new Error('js backend not byte-identical')
+  record('seal_js', size, bench(() => sealParts(key, counter, 0, [msg])))
+  record('open_js', size, bench(() => boxOpen(key, counter, ref)))
   setCipherBackend('wasm')
   if (!same(sealParts(key, counter, 0, [msg]))) throw new Error('wasm backend not byte-identical')
   record('seal_wasm', size, bench(() => sealParts(key, counter, 0, [msg])))
@@ -123,12 +112,9 @@ for (const size of [64, 1024, 65536]) {
   record('open_sodium_wrappers', size, bench(() => sodium.crypto_secretbox_open_easy(ref, nonce, key.shared)))
   const out = new Uint8Array(size + 16)
   record('seal_wasm_raw_noalloc', size, bench(() => wasm.seal(key.shared, nonce, [msg], size, out, 0)))
-  if (noble !== undefined) {
-    const n = noble
-    if (!same(n(key.shared, nonce).encrypt(msg))) throw new Error('noble not byte-identical')
-    record('seal_noble', size, bench(() => n(key.shared, nonce).encrypt(msg)))
-    record('open_noble', size, bench(() => n(key.shared, nonce).decrypt(ref)))
-  }
+  if (!same(noble(key.shared, nonce).encrypt(msg))) throw new Error('noble not byte-identical')
+  record('seal_noble', size, bench(() => noble(key.shared, nonce).encrypt(msg)))
+  record('open_noble', size, bench(() => noble(key.shared, nonce).decrypt(ref)))
   record('seal_node_chacha20poly1305_not_compatible', size, bench(() => {
     const c = createCipheriv('chacha20-poly1305', chachaKey, chachaNonce, { authTagLength: 16 })
     c.update(msg); c.final(); c.getAuthTag()
@@ -141,7 +127,6 @@ for (const size of [64, 1024, 65536]) {
     d.setAuthTag(tag); d.update(ct); d.final()
   }))
 }
-results.noble_available = noble !== undefined
 
 // ---- X25519, precompute, keygen, e2c ----
 const a = newBoxKeys()

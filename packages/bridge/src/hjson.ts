@@ -6,14 +6,25 @@
  * unquoted keys; single-quoted strings; quoteless string values (to the end of the line, trimmed — as in
  * HJSON a comment after a quoteless string is part of the string); `'''` multi-line strings; a root object
  * without its braces. Not accepted: anything JSON5 adds beyond that (hex numbers, `+1`, `Infinity`, `NaN`).
+ *
+ * test/hjson-corpus.test.ts checks it against the `hjson` package: whatever this accepts, hjson accepts with
+ * the same value. It refuses (HjsonSyntaxError) some things hjson takes: an empty document, an empty value
+ * (`a:`), an unterminated `/*` at the end, values on one line without a comma, and a root that is not an
+ * object but a whole line of quoteless text. It drops a leading byte-order mark, which hjson keeps in the
+ * first key.
  */
 import { HjsonSyntaxError } from './errors.js'
 
 /** A parsed value. */
 export type HjsonValue = null | boolean | number | string | HjsonValue[] | { [key: string]: HjsonValue }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?/
 const PUNCT = new Set(['{', '}', '[', ']', ',', ':'])
+
+/** HJSON's whitespace: every character up to and including the space (not Unicode spaces such as U+00A0). */
+function isWs (code: number): boolean {
+  return code <= 0x20
+}
 
 /** Parse lenient JSON/HJSON text; throws HjsonSyntaxError with the line and column of the problem. */
 export function parseHjson (text: string): HjsonValue {
@@ -42,7 +53,7 @@ class Parser {
     const save = this.i
     try {
       this.key()
-      this.skipInline()
+      this.skipWs()
       return this.s[this.i] === ':'
     } catch {
       return false
@@ -72,7 +83,7 @@ class Parser {
       }
       if (this.s[this.i] === close) { this.i++; return obj }
       const key = this.key()
-      this.skip()
+      this.skipWs() // HJSON allows whitespace, not comments, between a key and its colon
       if (this.s[this.i] !== ':') throw this.error(`expected ":" after key ${JSON.stringify(key)}, got ${this.describe()}`)
       this.i++
       const v = this.value()
@@ -109,7 +120,7 @@ class Parser {
     const start = this.i
     while (this.i < this.s.length) {
       const ch = this.s[this.i]
-      if (PUNCT.has(ch) || /\s/.test(ch)) break
+      if (PUNCT.has(ch) || isWs(ch.charCodeAt(0))) break
       this.i++
     }
     if (this.i === start) throw this.error(`expected a key, got ${this.describe()}`)
@@ -145,61 +156,77 @@ class Parser {
     }
   }
 
+  /**
+   * A `'''` string, as HJSON defines it: the indent is the column of the opening quotes; whitespace after
+   * them up to a newline is skipped (and the newline); each later line loses up to `indent` leading
+   * whitespace characters; CR characters are dropped; one final newline before the closing quotes is removed.
+   */
   private multiline (): string {
-    let col = 0
-    for (let j = this.i - 1; j >= 0 && this.s[j] !== '\n'; j--) col++
+    const s = this.s
+    let indent = 0
+    for (let j = this.i - 1; j >= 0 && s[j] !== '\n'; j--) indent++
     const start = this.i
-    this.i += 3
-    const end = this.s.indexOf("'''", this.i)
-    if (end < 0) { this.i = start; throw this.error("unterminated ''' string") }
-    let body = this.s.slice(this.i, end)
+    const end = s.indexOf("'''", this.i + 3)
+    if (end < 0) throw this.error("unterminated ''' string")
+    let j = start + 3
+    const skipIndent = (): void => {
+      for (let k = 0; k < indent && j < end && isWs(s.charCodeAt(j)) && s[j] !== '\n'; k++) j++
+    }
+    while (j < end && isWs(s.charCodeAt(j)) && s[j] !== '\n') j++
+    if (s[j] === '\n') { j++; skipIndent() }
+    let out = ''
+    while (j < end) {
+      const c = s[j++]
+      if (c === '\n') { out += c; skipIndent() } else if (c !== '\r') out += c
+    }
     this.i = end + 3
-    body = body.replace(/\r\n/g, '\n')
-    const nl = body.indexOf('\n')
-    if (nl >= 0 && body.slice(0, nl).trim() === '') body = body.slice(nl + 1)
-    const lines = body.split('\n').map(l => {
-      let k = 0
-      while (k < col && (l[k] === ' ' || l[k] === '\t')) k++
-      return l.slice(k)
-    })
-    if (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop()
-    return lines.join('\n')
+    return out.endsWith('\n') ? out.slice(0, -1) : out
   }
 
   /** A number, true/false/null followed by a terminator; otherwise a quoteless string to the end of the line. */
   private scalar (): HjsonValue {
     const rest = this.s.slice(this.i, this.i + 400)
-    const kw = /^(true|false|null)/.exec(rest)?.[0] ?? NUMBER.exec(rest)?.[0]
-    if (kw !== undefined && this.terminated(this.i + kw.length)) {
+    const kw = /^(true|false|null)/.exec(rest)?.[0]
+    if (kw !== undefined && this.terminated(this.i + kw.length, true)) {
       this.i += kw.length
-      return kw === 'true' ? true : kw === 'false' ? false : kw === 'null' ? null : Number(kw)
+      return kw === 'true' ? true : kw === 'false' ? false : null
     }
-    let end = this.s.indexOf('\n', this.i)
-    if (end < 0) end = this.s.length
-    const text = this.s.slice(this.i, end).trim()
+    const num = NUMBER.exec(rest)?.[0]
+    // A number too large for a double (1e400) stays a string, as in HJSON.
+    if (num !== undefined && this.terminated(this.i + num.length, false) && Number.isFinite(Number(num))) {
+      this.i += num.length
+      return Number(num)
+    }
+    // A quoteless string runs to the end of the line: LF or a lone CR, as in HJSON.
+    let end = this.i
+    while (end < this.s.length && this.s[end] !== '\n' && this.s[end] !== '\r') end++
+    const text = this.s.slice(this.i, end).trim() // HJSON trims with String.prototype.trim too
     this.i = end
     return text
   }
 
-  private terminated (j: number): boolean {
-    if (j >= this.s.length) return true
-    const c = this.s[j]
-    if (/\s/.test(c) || c === ',' || c === '}' || c === ']' || c === '#') {
-      if (/[ \t]/.test(c)) {
-        // "1 2" is a quoteless string; "1  # comment" is a number.
-        let k = j
-        while (k < this.s.length && (this.s[k] === ' ' || this.s[k] === '\t')) k++
-        return k >= this.s.length || /[\r\n,}\]#]/.test(this.s[k]) || this.s.startsWith('//', k) || this.s.startsWith('/*', k)
-      }
-      return true
-    }
-    return this.s.startsWith('//', j) || this.s.startsWith('/*', j)
+  /**
+   * Whether a keyword or number ending before `j` stands alone: only whitespace, then a line end, `,`, `}`, `]`
+   * or a comment. As in HJSON, a keyword may be followed by any Unicode space (it is compared trimmed), a number
+   * only by characters up to U+0020.
+   */
+  private terminated (j: number, keyword: boolean): boolean {
+    const s = this.s
+    while (j < s.length && s[j] !== '\n' && s[j] !== '\r' && (isWs(s.charCodeAt(j)) || (keyword && /\s/.test(s[j])))) j++
+    if (j >= s.length) return true
+    const c = s[j]
+    return c === '\n' || c === '\r' || c === ',' || c === '}' || c === ']' || c === '#' || s.startsWith('//', j) || s.startsWith('/*', j)
+  }
+
+  /** Skip whitespace only (including newlines). */
+  private skipWs (): void {
+    while (this.i < this.s.length && isWs(this.s.charCodeAt(this.i))) this.i++
   }
 
   /** Skip whitespace (including newlines) and comments. */
   private skip (): void {
     for (;;) {
-      while (this.i < this.s.length && /\s/.test(this.s[this.i])) this.i++
+      while (this.i < this.s.length && isWs(this.s.charCodeAt(this.i))) this.i++
       if (!this.comment()) return
     }
   }
@@ -207,7 +234,7 @@ class Parser {
   /** Skip spaces, tabs and comments on the current line (a `#`/`//` comment stops before its newline). */
   private skipInline (): void {
     for (;;) {
-      while (this.i < this.s.length && (this.s[this.i] === ' ' || this.s[this.i] === '\t')) this.i++
+      while (this.i < this.s.length && isWs(this.s.charCodeAt(this.i)) && this.s[this.i] !== '\n') this.i++
       const before = this.i
       if (!this.comment()) return
       if (this.s.slice(before, this.i).includes('\n')) return

@@ -1,4 +1,20 @@
-/** A small HTTP client for the inbound forwarders: deadline, AbortSignal, a response-size cap, any status accepted. */
+/**
+ * A small HTTP client for the inbound forwarders: deadline, AbortSignal, a response-size cap, any status accepted.
+ *
+ * Why not `fetch` (which router-mcp's HTTP backend uses): these calls go to the local router and A2A server on
+ * behalf of remote peers, and must behave like Go AXL's plain net/http requests.
+ *  - The request carries only the headers we set (plus Host / Connection / Content-Length). Node's fetch adds
+ *    accept, accept-language, sec-fetch-mode, user-agent and `accept-encoding: gzip, deflate`, and then
+ *    decompresses transparently, so `maxBytes` would cap decompressed bytes rather than what crossed the socket.
+ *  - Redirects are not followed (fetch follows them unless told `redirect: 'manual'`).
+ *  - Each forwarder owns a keep-alive pool with a socket cap (`agent`) that its close() destroys; with fetch
+ *    that needs an undici Agent as `dispatcher`, i.e. `undici` as a dependency (Node's bundled copy cannot be
+ *    imported), or sharing the process-wide pool that nothing closes.
+ *  - Failures are split into 'connect' (no response head) and 'read' (body) phases with Go-style messages
+ *    (`Post "url": ECONNREFUSED: ...`), which pick the error text returned to the peer ("failed to contact
+ *    router" / "failed to read router response"); fetch reports both as `TypeError: fetch failed` + cause.
+ * The last point alone could be rebuilt on fetch; together they would cost about as much code as this file.
+ */
 import http from 'node:http'
 import https from 'node:https'
 

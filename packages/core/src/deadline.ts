@@ -40,10 +40,13 @@ export async function withDeadline<T> (promise: Promise<T>, opts: WaitOptions, w
   })
 }
 
-/** The error to throw for an aborted signal: its reason if that is an Error, else an AbortError. */
+/**
+ * The error to throw for an aborted signal: its reason if that is an Error (a foreign TimeoutError, e.g. from
+ * AbortSignal.timeout(), becomes our TimeoutError), else an AbortError.
+ */
 export function abortReason (signal: AbortSignal): Error {
   const r: unknown = signal.reason
-  if (r instanceof Error && r.name !== 'AbortError') return r.name === 'TimeoutError' ? new TimeoutError(r.message) : r
+  if (r instanceof Error && r.name !== 'AbortError') return r.name === 'TimeoutError' && !(r instanceof TimeoutError) ? new TimeoutError(r.message) : r
   return new AbortError(undefined, { cause: r })
 }
 

@@ -13,6 +13,7 @@ import {
 import { open, rename, readFile, unlink } from 'node:fs/promises'
 import { inspect } from 'node:util'
 import { addressStringForKey } from './address.js'
+import { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from './ed25519-der.js'
 import { ConfigError, InvalidKeyError } from './errors.js'
 import { peerIdFromBytes, type PeerId } from './peer-id.js'
 
@@ -22,10 +23,6 @@ export const SEED_LENGTH = 32
 export const SIGNATURE_LENGTH = 64
 
 const PUBLIC_KEY_LENGTH = 32
-/** DER of PKCS#8 `PrivateKeyInfo { v1, id-Ed25519, OCTET STRING(OCTET STRING(seed)) }` up to the seed (RFC 8410). */
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-/** DER of `SubjectPublicKeyInfo { id-Ed25519, BIT STRING(pub) }` up to the key (RFC 8410). */
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const PEM_TYPE = 'PRIVATE KEY'
 
 /** A node's ed25519 identity. `seed` is the private key: treat it (and `toPem`/`toYggdrasilHex`) as secret. */
@@ -60,7 +57,7 @@ function plain (u: Uint8Array): Uint8Array {
 
 /** Imports a seed as a node:crypto private KeyObject via PKCS#8 DER, and derives the public key via SPKI DER. */
 function keysFromSeed (seed: Uint8Array): { privateKey: KeyObject, publicKey: Uint8Array } {
-  const der = Buffer.concat([PKCS8_PREFIX, buf(seed)])
+  const der = ed25519PrivateKeyDer(seed)
   const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
   der.fill(0)
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
@@ -90,7 +87,9 @@ class IdentityImpl implements Identity {
   }
 
   toPem (): string {
-    const b64 = Buffer.concat([PKCS8_PREFIX, buf(this.seed)]).toString('base64')
+    const der = ed25519PrivateKeyDer(this.seed)
+    const b64 = der.toString('base64')
+    der.fill(0)
     const lines: string[] = []
     for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64))
     return `-----BEGIN ${PEM_TYPE}-----\n${lines.join('\n')}\n-----END ${PEM_TYPE}-----\n`
@@ -170,11 +169,9 @@ export function identityFromPem (pem: string): Identity {
   }
   // Re-export as DER (never JWK): OpenSSL writes the canonical 48-byte RFC 8410 form, seed last.
   const der = key.export({ format: 'der', type: 'pkcs8' })
-  if (der.length !== PKCS8_PREFIX.length + SEED_LENGTH || !der.subarray(0, PKCS8_PREFIX.length).equals(PKCS8_PREFIX)) {
-    throw new InvalidKeyError('failed to unmarshal PKCS8 key: unexpected ed25519 PKCS#8 encoding')
-  }
-  const seed = plain(der.subarray(PKCS8_PREFIX.length))
+  const seed = ed25519SeedFromPrivateKeyDer(der)
   der.fill(0)
+  if (seed === undefined) throw new InvalidKeyError('failed to unmarshal PKCS8 key: unexpected ed25519 PKCS#8 encoding')
   const spki = createPublicKey(key).export({ format: 'der', type: 'spki' })
   return new IdentityImpl(seed, key, plain(spki.subarray(spki.length - PUBLIC_KEY_LENGTH)))
 }
@@ -289,7 +286,7 @@ export function publicKeyObject (publicKey: Uint8Array): KeyObject {
   } catch (err) {
     // Fall back to DER in case the JWK import path rejects the key.
     try {
-      key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, b]), format: 'der', type: 'spki' })
+      key = createPublicKey({ key: ed25519PublicKeyDer(b), format: 'der', type: 'spki' })
     } catch {
       throw new InvalidKeyError(`invalid ed25519 public key ${id}: ${(err as Error).message}`, { cause: err })
     }

@@ -13,7 +13,7 @@ export { Inbox } from './inbox.js'
 export type { InboundMessage, InboxStats } from './inbox.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
 export type { Limits, OverflowPolicy } from './limits.js'
-export { withDeadline } from './deadline.js'
+export { withDeadline, abortReason } from './deadline.js'
 export type { WaitOptions } from './deadline.js'
 export { MemoryNetwork } from './memory/network.js'
 export type { MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './memory/network.js'
@@ -31,6 +31,7 @@ export {
   verify, publicKeyObject, SEED_LENGTH, SIGNATURE_LENGTH, PUBLIC_KEY_CACHE_SIZE
 } from './identity.js'
 export type { Identity, SaveIdentityOptions } from './identity.js'
+export { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from './ed25519-der.js'
 // -- end identity block --
 // -- framing, envelopes (envelope engineer: framing.ts, envelope.ts, json-raw.ts) --
 export {

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import {
   publicKeyObject, saveIdentity, verify
 } from '../src/identity.js'
 import { isPeerId } from '../src/peer-id.js'
+import { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from '../src/ed25519-der.js'
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -171,6 +172,29 @@ describe('identityFromYggdrasilHex errors', () => {
 
   it('rejects non-strings', () => {
     expect(() => identityFromYggdrasilHex(undefined as unknown as string)).toThrow('Yggdrasil private key must be a hex string, got undefined')
+  })
+})
+
+describe('ed25519 DER helpers (RFC 8410)', () => {
+  it('wrap raw keys exactly as OpenSSL exports them, and unwrap only that form', () => {
+    for (let i = 0; i < 20; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+      const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' })
+      const spki = publicKey.export({ format: 'der', type: 'spki' })
+      const seed = ed25519SeedFromPrivateKeyDer(pkcs8) as Uint8Array
+      expect(seed.length).toBe(32)
+      expect(ed25519PrivateKeyDer(seed).equals(pkcs8)).toBe(true)
+      expect(ed25519PublicKeyDer(spki.subarray(12)).equals(spki)).toBe(true)
+      expect(createPrivateKey({ key: ed25519PrivateKeyDer(seed), format: 'der', type: 'pkcs8' }).equals(privateKey)).toBe(true)
+      expect(createPublicKey({ key: ed25519PublicKeyDer(spki.subarray(12)), format: 'der', type: 'spki' }).equals(publicKey)).toBe(true)
+    }
+    expect(ed25519PrivateKeyDer(new Uint8Array(32).fill(1)).toString('hex')).toBe('302e020100300506032b657004220420' + '01'.repeat(32))
+    expect(ed25519PublicKeyDer(new Uint8Array(32).fill(2)).toString('hex')).toBe('302a300506032b6570032100' + '02'.repeat(32))
+    const x = generateKeyPairSync('x25519').privateKey.export({ format: 'der', type: 'pkcs8' })
+    expect(ed25519SeedFromPrivateKeyDer(x)).toBeUndefined() // same length, other OID
+    expect(ed25519SeedFromPrivateKeyDer(new Uint8Array(47))).toBeUndefined()
+    expect(() => ed25519PrivateKeyDer(new Uint8Array(31))).toThrow(InvalidKeyError)
+    expect(() => ed25519PublicKeyDer(new Uint8Array(33))).toThrow(InvalidKeyError)
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { withDeadline } from '../src/deadline.js'
+import { abortReason, withDeadline } from '../src/deadline.js'
 import { AbortError, ConfigError, TimeoutError } from '../src/errors.js'
 import { DEFAULT_LIMITS, resolveLimits, type Limits } from '../src/limits.js'
 import { MemoryNetwork } from '../src/memory/network.js'
@@ -94,6 +94,18 @@ describe('withDeadline', () => {
     await expect(withDeadline(new Promise(() => {}), { signal: AbortSignal.timeout(1) }, 'x')).rejects.toBeInstanceOf(TimeoutError)
     const ac = new AbortController(); ac.abort(new ConfigError('why'))
     await expect(withDeadline(new Promise(() => {}), { signal: ac.signal }, 'x')).rejects.toBeInstanceOf(ConfigError)
+  })
+
+  it('abortReason keeps our own errors as they are (a TimeoutError reason is not copied)', () => {
+    const t = new TimeoutError('ours')
+    const ac = new AbortController(); ac.abort(t)
+    expect(abortReason(ac.signal)).toBe(t)
+    const plain = new AbortController(); plain.abort('because')
+    const e = abortReason(plain.signal)
+    expect(e).toBeInstanceOf(AbortError)
+    expect(e.cause).toBe('because')
+    const foreign = new AbortController(); foreign.abort(new DOMException('late', 'TimeoutError'))
+    expect(abortReason(foreign.signal)).toMatchObject({ code: 'ERR_TIMEOUT', message: 'late' })
   })
 
   it('a timeout beyond the 32-bit timer range does not fire at once', async () => {

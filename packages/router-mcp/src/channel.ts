@@ -3,8 +3,7 @@
  * a stdio child). Each forwarded request gets a fresh local id so ids from different peers never collide;
  * the router puts the caller's own id back on the answer.
  */
-import type { PeerId } from '@axl/core'
-import { abortReasonOf } from './signals.js'
+import { abortReason, type PeerId } from '@axl/core'
 import { RouterErrorCode } from './error-codes.js'
 import type { JsonRpcRequest } from './jsonrpc.js'
 
@@ -43,7 +42,7 @@ export class JsonRpcChannel {
 
   /** Forward a request; resolves with the backend's response object (carrying the local id). */
   async request (message: JsonRpcRequest, from: PeerId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
-    if (signal.aborted) throw abortReasonOf(signal)
+    if (signal.aborted) throw abortReason(signal)
     const local = this.nextId++
     const key = from === undefined ? undefined : `${from}\0${JSON.stringify(message.id)}`
     return await new Promise((resolve, reject) => {
@@ -54,7 +53,7 @@ export class JsonRpcChannel {
       }
       const onAbort = (): void => {
         cleanup()
-        const err = abortReasonOf(signal)
+        const err = abortReason(signal)
         try { this.write({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: local, reason: err.message } }, from) } catch { /* backend gone */ }
         reject(err)
       }

@@ -5,13 +5,12 @@
  * notifications, JSON-RPC error bodies of non-200 answers are passed on, and an `Mcp-Session-Id` returned
  * for a caller's `initialize` is remembered per caller and sent on that caller's later requests.
  */
-import type { PeerId, RawJson } from '@axl/core'
+import { abortReason, type PeerId, type RawJson } from '@axl/core'
 import type { Backend, CallContext, ServiceStatus } from './backend.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import { isJsonRpcResponse, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js'
-import { abortReasonOf } from './signals.js'
-import { readSse } from './sse.js'
+import { readSse, SseTooLargeError } from './sse.js'
 
 /** A Streamable-HTTP MCP endpoint. A plain URL string or URL object also works as a service definition. */
 export interface HttpEndpointSpec {
@@ -89,7 +88,7 @@ export class HttpBackend implements Backend {
       if (res.status === 404 && session?.sessionId !== undefined) this.sessions.delete(ctx.from)
       return { res, session }
     } catch (err) {
-      if (ctx.signal.aborted) throw abortReasonOf(ctx.signal)
+      if (ctx.signal.aborted) throw abortReason(ctx.signal)
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
       throw unavailable(`cannot reach ${this.url.href}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, err)
     }
@@ -144,7 +143,7 @@ export class HttpBackend implements Backend {
       }
     } catch (err) {
       if (err instanceof BackendError) throw err
-      if (/exceeds/.test((err as Error).message)) throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', (err as Error).message)
+      if (err instanceof SseTooLargeError) throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', err.message)
       throw unavailable(`the endpoint's event stream failed: ${(err as Error).message}`, err)
     }
     throw new BackendError(RouterErrorCode.InternalError, 'no_answer', 'the endpoint closed its event stream without answering')

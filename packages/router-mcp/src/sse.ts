@@ -1,4 +1,10 @@
-/** A minimal Server-Sent Events reader (the parts MCP's Streamable HTTP uses), bounded in bytes per event. */
+/**
+ * A Server-Sent Events reader (the parts MCP's Streamable HTTP uses), bounded in bytes per event. Parsing is
+ * `eventsource-parser`'s; this module adds the byte caps, MCP's defaults ("message" events) and an async
+ * iterator over a fetch body.
+ */
+import { AxlError } from '@axl/core'
+import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser'
 
 /** One SSE event. */
 export interface SseEvent {
@@ -6,50 +12,56 @@ export interface SseEvent {
   event: string
   /** The `data:` lines joined with "\n". */
   data: string
-  /** The `id:` field, if any. */
+  /** The last `id:` field seen on the stream so far, if any (the spec's "last event ID"). */
   id?: string
 }
 
-/** Read events from an SSE body; throws if one event exceeds `maxEventBytes`. */
+/** An SSE event, or a line being buffered, is over the reader's byte cap. */
+export class SseTooLargeError extends AxlError {
+  /** The cap that was exceeded (`maxEventBytes`). */
+  readonly limit: number
+  constructor (what: 'event' | 'line', limit: number) {
+    super('ERR_SSE_TOO_LARGE', `SSE ${what} exceeds ${limit} bytes`)
+    this.limit = limit
+  }
+}
+
+/**
+ * Read events from an SSE body; throws SseTooLargeError if one event's data exceeds `maxEventBytes`, or if the
+ * text buffered for an unfinished event (its data plus the line being read) exceeds 2 × `maxEventBytes` + 4 KiB.
+ * At the end of the body an unterminated last event is still delivered.
+ */
 export async function * readSse (body: ReadableStream<Uint8Array>, maxEventBytes: number): AsyncGenerator<SseEvent> {
   const reader = body.getReader()
   const decoder = new TextDecoder()
-  let buf = ''
-  let data: string[] = []
-  let dataBytes = 0
-  let event = ''
-  let id: string | undefined
+  const ready: SseEvent[] = []
+  let failure: Error | undefined
+  let lastId: string | undefined
+  const parser = createParser({
+    // Bounds what the parser holds for an event still being read (its data plus an unfinished line).
+    maxBufferSize: maxEventBytes * 2 + 4096,
+    onEvent (m: EventSourceMessage) {
+      if (failure !== undefined) return
+      // The data lines plus their separators, as counted per line while they arrive.
+      if (m.data.length + 1 > maxEventBytes) { failure = new SseTooLargeError('event', maxEventBytes); return }
+      if (m.id !== undefined) lastId = m.id
+      ready.push({ event: m.event ?? 'message', data: m.data, ...(lastId === undefined ? {} : { id: lastId }) })
+    },
+    onError (err: ParseError) {
+      // Unknown fields and bad `retry:` values are ignored, as the SSE spec says; only the cap is fatal.
+      if (err.type === 'max-buffer-size-exceeded') failure ??= new SseTooLargeError('line', maxEventBytes)
+    }
+  })
   try {
     for (;;) {
       const { done, value } = await reader.read()
+      // At the end, finish the last line and event as if a blank line followed.
+      parser.feed(done ? decoder.decode() + '\n\n' : decoder.decode(value, { stream: true }))
+      while (ready.length > 0) yield ready.shift() as SseEvent
+      if (failure !== undefined) throw failure
       if (done) break
-      buf += decoder.decode(value, { stream: true })
-      if (buf.length > maxEventBytes * 2 + 4096) throw new Error(`SSE line exceeds ${maxEventBytes} bytes`)
-      let nl: number
-      while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
-        if (buf[nl] === '\r' && nl === buf.length - 1) break // maybe half of a CRLF: wait for the next chunk
-        const line = buf.slice(0, nl)
-        buf = buf.slice(buf[nl] === '\r' && buf[nl + 1] === '\n' ? nl + 2 : nl + 1)
-        if (line === '') {
-          if (data.length > 0) yield { event: event === '' ? 'message' : event, data: data.join('\n'), ...(id === undefined ? {} : { id }) }
-          data = []; dataBytes = 0; event = ''
-          continue
-        }
-        if (line.startsWith(':')) continue
-        const colon = line.indexOf(':')
-        const field = colon < 0 ? line : line.slice(0, colon)
-        let value = colon < 0 ? '' : line.slice(colon + 1)
-        if (value.startsWith(' ')) value = value.slice(1)
-        if (field === 'data') {
-          dataBytes += value.length + 1
-          if (dataBytes > maxEventBytes) throw new Error(`SSE event exceeds ${maxEventBytes} bytes`)
-          data.push(value)
-        } else if (field === 'event') event = value
-        else if (field === 'id') id = value
-      }
     }
-    if (data.length > 0) yield { event: event === '' ? 'message' : event, data: data.join('\n'), ...(id === undefined ? {} : { id }) }
   } finally {
-    reader.cancel().catch(() => {})
+    reader.cancel().catch(() => { /* the body already ended or failed: nothing left to release */ })
   }
 }

@@ -5,6 +5,7 @@
  * (and, as a last resort, when this process exits).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { withDeadline } from '@axl/core'
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js'
 import type { Backend, CallContext, ServiceStatus } from './backend.js'
 import { JsonRpcChannel } from './channel.js'
@@ -12,7 +13,6 @@ import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js'
 import { LineSplitter } from './lines.js'
-import { raceSignal } from './signals.js'
 
 /** Restart policy of a stdio server. */
 export interface RestartPolicy {
@@ -121,7 +121,7 @@ export class StdioBackend implements Backend {
   async start (signal: AbortSignal): Promise<void> {
     const p = this.launch()
     try {
-      await raceSignal(p, signal)
+      await withDeadline(p, { signal }, 'starting the stdio server')
     } catch (err) {
       await this.stop()
       throw err
@@ -264,7 +264,7 @@ export class StdioBackend implements Backend {
   }
 
   private async whenReady (signal: AbortSignal): Promise<Incarnation> {
-    if (this.status === 'starting' && this.ready !== undefined) await raceSignal(this.ready, signal)
+    if (this.status === 'starting' && this.ready !== undefined) await withDeadline(this.ready, { signal }, 'waiting for the stdio server')
     const inc = this.current
     if (this.status !== 'ready' || inc === undefined) {
       const retry = this.status === 'restarting' ? ` (next attempt in ${Math.max(0, this.nextAttemptAt - Date.now())} ms)` : ''

@@ -14,17 +14,18 @@
  *  - [nacl-core1] NaCl `tests/core1.c`: HSalsa20(shared of §6.1, 0^16) = firstkey.
  */
 import { Buffer } from 'node:buffer'
+import { execFileSync } from 'node:child_process'
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto'
 import { describe, expect, it, beforeAll } from 'vitest'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import sodium from 'libsodium-wrappers'
+import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
 import { identityFromSeed } from '@axl/core'
 import {
   boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, boxSeal, BoxKey, cipherBackend, cipherBackends, edPrivateToX25519, RawBoxPrivate,
   edPublicToX25519, newBoxKeys, nonceForCounter, sessionCryptoReady, setCipherBackend, x25519, x25519Reference,
-  sealParts, WASM_MIN_BYTES, loadSodium, loadSodiumNative
+  sealParts, WASM_MIN_BYTES, loadSodium, loadSodiumNative, hsalsa20
 } from '../src/session/crypto.js'
-import { hsalsa20, keyWords, openToNew, sealInPlace } from '../src/session/salsa.js'
 import { wasmBackend } from '../src/session/sodium.js'
 import { importSodiumNative, nativeBackend } from '../src/session/native.js'
 import {
@@ -224,19 +225,40 @@ describe('X25519 and box.Precompute', () => {
 })
 
 describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
-  it('the TS backend reproduces the NaCl crypto_box vector [nacl-box]', () => {
+  it('the JS backend (@noble/ciphers) reproduces the NaCl crypto_box vector [nacl-box]', () => {
     const nonce = hex(NACL_NONCE)
-    const k = keyWords(hsalsa20(hex(FIRSTKEY), nonce.subarray(0, 16)))
-    const dv = new DataView(nonce.buffer, nonce.byteOffset)
-    const n0 = dv.getUint32(16, true)
-    const n1 = dv.getUint32(20, true)
     const msg = hex(NACL_MSG)
     expect(msg.length).toBe(131)
-    const buf = new Uint8Array(16 + msg.length)
-    buf.set(msg, 16)
-    sealInPlace(k, n0, n1, buf, 16, msg.length)
-    expect(toHex(buf)).toBe(toHex(hex(NACL_BOX)))
-    expect(toHex(openToNew(k, n0, n1, buf, 0, buf.length) as Uint8Array)).toBe(toHex(msg))
+    const box = xsalsa20poly1305(hex(FIRSTKEY), nonce).encrypt(msg)
+    expect(toHex(box)).toBe(toHex(hex(NACL_BOX)))
+    expect(toHex(xsalsa20poly1305(hex(FIRSTKEY), nonce).decrypt(box))).toBe(toHex(msg))
+    // and through our seal/open with ironwood's counter nonces, at every headroom alignment
+    setCipherBackend('js')
+    try {
+      const key = new BoxKey(hex(FIRSTKEY))
+      for (let head = 0; head < 40; head++) {
+        const sealed = sealParts(key, 0x0102n, head, [msg.subarray(0, 7), msg.subarray(7)])
+        expect(toHex(sealed.subarray(0, head))).toBe('00'.repeat(head))
+        expect(toHex(sealed.subarray(head))).toBe(toHex(sodium.crypto_secretbox_easy(msg, nonceForCounter(0x0102n), hex(FIRSTKEY))))
+        expect(toHex(boxOpen(key, 0x0102n, sealed, head) as Uint8Array)).toBe(toHex(msg))
+      }
+    } finally {
+      setCipherBackend(undefined)
+    }
+  })
+
+  it('HSalsa20 is the XSalsa20 subkey of libsodium (crypto_stream = salsa20 under hsalsa20(k, n[0..16])), random keys and nonces', () => {
+    type Stream = (c: Uint8Array, n: Uint8Array, k: Uint8Array) => void
+    const S = importSodiumNative() as { crypto_stream: Stream, crypto_stream_salsa20: Stream }
+    for (let t = 0; t < 50; t++) {
+      const k = randomBytes(32)
+      const n = randomBytes(24)
+      const want = new Uint8Array(100)
+      S.crypto_stream(want, n, k)
+      const got = new Uint8Array(100)
+      S.crypto_stream_salsa20(got, n.subarray(16), hsalsa20(k, n.subarray(0, 16)))
+      expect(toHex(got)).toBe(toHex(want))
+    }
   })
 
   it('the WASM backend reproduces the NaCl crypto_box vector [nacl-box]', () => {
@@ -294,7 +316,7 @@ describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
     }
   })
 
-  it('native, WASM and TS backends produce identical bytes (seal and open, 1–3 parts, headroom, counters)', () => {
+  it('native, WASM and JS backends produce identical bytes (seal and open, 1–3 parts, headroom, counters)', () => {
     expect(cipherBackends()).toEqual(['native', 'wasm', 'js'])
     const rnd = prng(11)
     try {
@@ -370,6 +392,24 @@ describe('XSalsa20-Poly1305 (tag ‖ body)', () => {
     for (let n = 0; n < 16; n++) expect(boxOpen(key, 1n, new Uint8Array(n))).toBeUndefined()
     expect(boxOpen(key, 1n, new Uint8Array(16))).toBeUndefined()
     expect(WASM_MIN_BYTES).toBe(0) // measured: WASM is fastest from 64 B up (bench/session-crypto)
+  })
+})
+
+describe('backend loading', () => {
+  it('importing session/crypto does no work: the backends load on first use', () => {
+    // A fresh process: nothing is loaded by the import; the first backend query loads sodium-native.
+    const script = `
+      import { createRequire } from 'node:module'
+      const req = createRequire(${JSON.stringify(import.meta.url)})
+      const loaded = () => Object.keys(req.cache).some(k => k.includes('sodium-native'))
+      const c = await import(${JSON.stringify(new URL('../src/session/crypto.ts', import.meta.url).href)})
+      const before = loaded()
+      const backend = c.cipherBackend()
+      console.log(JSON.stringify({ before, after: loaded(), backend }))`
+    const env = { ...process.env }
+    delete env.AXL_SESSION_CRYPTO
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8' })
+    expect(JSON.parse(out.trim().split('\n').pop() as string)).toEqual({ before: false, after: true, backend: 'native' })
   })
 })
 

@@ -10,15 +10,20 @@
  *  - XSalsa20-Poly1305 seal/open with the tag first (tag ‖ body), 24-byte nonce = 0^16 ‖ BE64(counter).
  *
  * The symmetric cipher has three byte-identical backends: native libsodium (`native.ts`, the `sodium-native`
- * addon, loaded synchronously at import and preferred when it loads), libsodium's WASM build (`sodium.ts`,
- * loaded in the background when native is unavailable, used for messages ≥ WASM_MIN_BYTES) and pure TypeScript
- * (`salsa.ts`, always available). A libsodium backend is used only once it has reproduced a NaCl test vector.
- * AXL_SESSION_CRYPTO=js stays on the TypeScript backend; AXL_SESSION_CRYPTO=wasm skips the native one.
+ * addon, loaded synchronously and preferred when it loads), libsodium's WASM build (`sodium.ts`, loaded in the
+ * background when native is unavailable, used for messages ≥ WASM_MIN_BYTES) and pure JavaScript ('js':
+ * `@noble/ciphers`' xsalsa20poly1305, always available). A libsodium backend is used only once it has
+ * reproduced a NaCl test vector. AXL_SESSION_CRYPTO=js stays on the JavaScript backend; AXL_SESSION_CRYPTO=wasm
+ * skips the native one.
+ *
+ * Importing this module does no work: the backends are loaded on the first call that needs one (any key,
+ * seal/open or backend query), or explicitly with loadSodiumNative() / loadSodium() / sessionCryptoReady().
  */
 import { Buffer } from 'node:buffer'
 import { createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { InvalidKeyError } from '@axl/core'
-import { hsalsa20, openToNew, sealInPlace, subkeyOf } from './salsa.js'
+import { hsalsa, xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
+import { u32, u8, utf8ToBytes } from '@noble/ciphers/utils.js'
 import { importRawSodium, wasmBackend, type WasmBox } from './sodium.js'
 import { importSodiumNative, nativeBackend } from './native.js'
 
@@ -30,7 +35,7 @@ export const BOX_OVERHEAD = 16
 export const BOX_NONCE_SIZE = 24
 /**
  * Messages at least this long use the WASM backend once it is loaded. Measured here (bench/session-crypto):
- * WASM is as fast or faster than our TypeScript at every size from 64 B up, so the threshold is 0.
+ * WASM is faster than the pure-JS backend at every size from 64 B up, so the threshold is 0.
  */
 export const WASM_MIN_BYTES = 0
 
@@ -39,6 +44,8 @@ const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex')
 const P = (1n << 255n) - 19n
 const MASK64 = (1n << 64n) - 1n
 const ZERO16 = new Uint8Array(16)
+/** Salsa20's "expand 32-byte k" constant as host-order words (the form noble's hsalsa takes). */
+const SIGMA = u32(utf8ToBytes('expand 32-byte k'))
 
 function checkLen (what: string, b: Uint8Array, n: number): void {
   if (!(b instanceof Uint8Array) || b.length !== n) {
@@ -143,10 +150,12 @@ interface SodiumDh {
 }
 let sodiumDh: SodiumDh | undefined
 
-const BASEPOINT = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from([9, ...new Array<number>(31).fill(0)]).toString('base64url') }, format: 'jwk' })
+/** The X25519 base point u = 9 as a KeyObject (imported on first use). */
+let basepoint: KeyObject | undefined
 
 /** A fresh random X25519 key pair generated now. The public half is X25519(priv, 9), not an export. */
 function generateBoxKeys (): BoxKeyPair {
+  autoLoad()
   if (sodiumDh !== undefined) {
     const pub = new Uint8Array(32)
     const sk = new Uint8Array(32)
@@ -154,7 +163,8 @@ function generateBoxKeys (): BoxKeyPair {
     return { pub, priv: new RawBoxPrivate(sk) }
   }
   const { privateKey } = generateKeyPairSync('x25519')
-  const pub = diffieHellman({ privateKey, publicKey: BASEPOINT })
+  basepoint ??= createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from([9, ...new Array<number>(31).fill(0)]).toString('base64url') }, format: 'jwk' })
+  const pub = diffieHellman({ privateKey, publicKey: basepoint })
   return { pub: new Uint8Array(pub.buffer, pub.byteOffset, 32), priv: privateKey }
 }
 
@@ -184,6 +194,7 @@ export function newBoxKeys (): BoxKeyPair {
 /** An X25519 private key from a raw 32-byte scalar (without libsodium a PKCS#8 import: slow, do it once). */
 export function boxPrivateKey (raw: Uint8Array): BoxPrivate {
   checkLen('X25519 private key', raw, 32)
+  autoLoad()
   if (sodiumDh !== undefined) return new RawBoxPrivate(new Uint8Array(raw))
   return boxPrivateKeyObject(raw)
 }
@@ -204,6 +215,7 @@ function boxPrivateKeyObject (raw: Uint8Array): KeyObject {
  */
 export function dhPublic (pub: Uint8Array): Uint8Array | KeyObject {
   checkLen('X25519 public key', pub, 32)
+  autoLoad()
   return sodiumDh !== undefined ? pub : boxPublicKey(pub)
 }
 
@@ -237,6 +249,7 @@ function rawPrivate (priv: KeyObject): Uint8Array {
  * low-order `pub` is returned, not refused. Never throws for any 32-byte `pub`.
  */
 export function x25519 (priv: BoxPrivate, pub: Uint8Array | KeyObject): Uint8Array {
+  autoLoad()
   if (priv instanceof RawBoxPrivate) {
     const u = pub instanceof Uint8Array ? pub : rawPublic(pub)
     checkLen('X25519 public key', u, 32)
@@ -264,19 +277,13 @@ export function x25519 (priv: BoxPrivate, pub: Uint8Array | KeyObject): Uint8Arr
   }
 }
 
-/** A precomputed box key (Go `boxShared`) plus its XSalsa20 subkey for ironwood's zero-prefixed nonces. */
+/** A precomputed box key (Go `boxShared`). */
 export class BoxKey {
   /** The 32-byte precomputed key, HSalsa20(X25519(priv, pub), 0^16). */
   readonly shared: Uint8Array
-  #subkey: Uint32Array | undefined
   constructor (shared: Uint8Array) {
     checkLen('box shared key', shared, 32)
     this.shared = shared
-  }
-
-  /** HSalsa20(shared, 0^16) as words: the XSalsa20 subkey of every ironwood nonce under this key (computed on first use: only the TypeScript backend needs it). */
-  get subkey (): Uint32Array {
-    return (this.#subkey ??= subkeyOf(this.shared))
   }
 
   /** Whether two keys are the same secret (constant-time over the 32 bytes). */
@@ -285,6 +292,18 @@ export class BoxKey {
     for (let i = 0; i < 32; i++) d |= this.shared[i] ^ other.shared[i]
     return d === 0
   }
+}
+
+/** HSalsa20(key, input16) → 32 bytes, through `@noble/ciphers`' hsalsa (NaCl crypto_core_hsalsa20). */
+export function hsalsa20 (key: Uint8Array, input: Uint8Array): Uint8Array {
+  checkLen('HSalsa20 key', key, 32)
+  checkLen('HSalsa20 input', input, 16)
+  const k = u32(new Uint8Array(key)) // aligned copies: noble reads host-order words
+  const i = u32(new Uint8Array(input))
+  const out = new Uint32Array(8)
+  hsalsa(SIGMA, k, i, out)
+  k.fill(0)
+  return u8(out)
 }
 
 /** NaCl `box.Precompute(pub, priv)`: HSalsa20(X25519(priv, pub), 0^16) → BoxKey. */
@@ -306,25 +325,29 @@ export function nonceForCounter (counter: bigint): Uint8Array {
   return n
 }
 
-function bswap32 (x: number): number {
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0
-}
-
-/** Nonce bytes 16..23 (BE64 counter) as the two little-endian Salsa20 nonce words. */
-function nonceWords (counter: bigint): [number, number] {
-  const c = counter & MASK64
-  return [bswap32(Number(c >> 32n)), bswap32(Number(c & 0xffffffffn))]
-}
-
 // ---- backend selection ----
 
-/** Which cipher implementation is active for large messages: native libsodium, its WASM build, or TypeScript. */
+/** Which cipher implementation is active for large messages: native libsodium, its WASM build, or pure JS (noble). */
 export type CipherBackend = 'native' | 'wasm' | 'js'
 
-const envChoice = process.env.AXL_SESSION_CRYPTO
 let native: WasmBox | undefined
 let wasm: WasmBox | undefined
-let forced: CipherBackend | undefined = envChoice === 'js' ? 'js' : undefined
+let forced: CipherBackend | undefined
+let autoLoaded = false
+
+/**
+ * The automatic backend choice, made once on the first call that needs a backend (not at import): prefer the
+ * native addon (loaded synchronously), else load WASM in the background; failures leave the JS backend in
+ * place. AXL_SESSION_CRYPTO=js forces the JS backend, =wasm skips the native one.
+ */
+function autoLoad (): void {
+  if (autoLoaded) return
+  autoLoaded = true
+  const envChoice = process.env.AXL_SESSION_CRYPTO
+  if (envChoice === 'js') { forced = 'js'; return }
+  if (envChoice !== 'wasm') loadSodiumNative()
+  if (native === undefined) void loadSodium()
+}
 
 /** NaCl test vector (libsodium test/default/box.c + box.exp): precomputed key of alicesk/bobpk, nonce, message. */
 const SELFTEST = {
@@ -376,7 +399,7 @@ export function useSodium (raw: unknown): boolean {
 
 /**
  * Installs a loaded `sodium-native` module as the native backend if it passes the NaCl self-test; returns
- * whether it did. Called automatically at import (unless AXL_SESSION_CRYPTO is js or wasm).
+ * whether it did. Called automatically on first use (unless AXL_SESSION_CRYPTO is js or wasm).
  */
 export function useSodiumNative (mod: unknown): boolean {
   try {
@@ -410,17 +433,20 @@ export async function loadSodium (): Promise<boolean> {
  * backend in use this resolves at once (the WASM module is then not loaded unless loadSodium() is called).
  */
 export async function sessionCryptoReady (): Promise<CipherBackend> {
+  autoLoad()
   if (native === undefined) await loadSodium()
   return cipherBackend()
 }
 
 /** The backend in use for messages ≥ WASM_MIN_BYTES (native, when loaded, for every size). */
 export function cipherBackend (): CipherBackend {
+  autoLoad()
   return forced ?? (native !== undefined ? 'native' : wasm !== undefined ? 'wasm' : 'js')
 }
 
 /** The backends loaded and self-tested so far ('js' is always available). */
 export function cipherBackends (): CipherBackend[] {
+  autoLoad()
   return [...(native !== undefined ? ['native' as const] : []), ...(wasm !== undefined ? ['wasm' as const] : []), 'js']
 }
 
@@ -429,11 +455,13 @@ export function cipherBackends (): CipherBackend[] {
  * choice (undefined); for tests and benchmarks.
  */
 export function setCipherBackend (b: CipherBackend | undefined): void {
+  autoLoad() // first, so that the environment's choice does not override this one later
   forced = b
 }
 
-/** The libsodium implementation to use for a `len`-byte message, or undefined for the TypeScript one. */
+/** The libsodium implementation to use for a `len`-byte message, or undefined for the JS one. */
 function useSodiumBox (len: number): WasmBox | undefined {
+  autoLoad()
   switch (forced) {
     case 'js': return undefined
     case 'wasm': return wasm
@@ -442,17 +470,11 @@ function useSodiumBox (len: number): WasmBox | undefined {
   return native ?? (len >= WASM_MIN_BYTES ? wasm : undefined)
 }
 
-// Prefer the native addon (synchronous); otherwise load WASM in the background. Failures leave the TypeScript
-// backend in place.
-if (forced === undefined && envChoice !== 'wasm') loadSodiumNative()
-if (forced === undefined && native === undefined) void loadSodium()
-
 // ---- seal / open ----
 
 /**
  * Seals the concatenation of `parts` under (key, counter nonce). Returns a new buffer of
  * `headroom + 16 + Σ|parts|` bytes: `headroom` zero bytes left for the caller (a header), then tag ‖ body.
- * On the TS backend the body is 4-byte aligned in memory so it can XOR whole words.
  */
 export function sealParts (key: BoxKey, counter: bigint, headroom: number, parts: readonly Uint8Array[]): Uint8Array {
   let len = 0
@@ -469,13 +491,18 @@ export function sealParts (key: BoxKey, counter: bigint, headroom: number, parts
     w.sealCounter(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), parts, len, out, headroom)
     return out
   }
-  const pad = (4 - ((headroom + BOX_OVERHEAD) & 3)) & 3
-  const out = new Uint8Array(new ArrayBuffer(pad + total), pad, total)
-  let o = headroom + BOX_OVERHEAD
-  for (const p of parts) { out.set(p, o); o += p.length }
-  const [n0, n1] = nonceWords(counter)
-  sealInPlace(key.subkey, n0, n1, out, headroom + BOX_OVERHEAD, len)
-  return out
+  // noble seals into a (32 + len)-byte output: 16 scratch bytes it leaves zero, the tag, then the body. Place
+  // that output so its scratch ends where our tag starts (overlapping the headroom, with `front` spare bytes
+  // when the headroom is under 16) and starts 4-byte aligned (noble's word-wise fast path).
+  const front0 = Math.max(0, BOX_OVERHEAD - headroom)
+  const front = front0 + ((4 - ((front0 + headroom) & 3)) & 3)
+  const ab = new ArrayBuffer(front + total)
+  const scratch = new Uint8Array(ab, front + headroom - BOX_OVERHEAD, len + 2 * BOX_OVERHEAD)
+  const body = scratch.subarray(2 * BOX_OVERHEAD)
+  let o = 0
+  for (const p of parts) { body.set(p, o); o += p.length }
+  xsalsa20poly1305(key.shared, nonceForCounter(counter)).encrypt(body, scratch)
+  return new Uint8Array(ab, front, total)
 }
 
 /** NaCl `box.SealAfterPrecomputation(msg, nonce(counter), key)`: tag ‖ body. */
@@ -497,6 +524,9 @@ export function boxOpen (key: BoxKey, counter: bigint, boxed: Uint8Array, off = 
     if (inPlace && w.openCounterInPlace !== undefined) return w.openCounterInPlace(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), boxed, off, total)
     return w.openCounter(key.shared, Number(c >> 32n), Number(c & 0xffffffffn), boxed, off, total)
   }
-  const [n0, n1] = nonceWords(counter)
-  return openToNew(key.subkey, n0, n1, boxed, off, total)
+  try {
+    return xsalsa20poly1305(key.shared, nonceForCounter(counter)).decrypt(boxed.subarray(off))
+  } catch {
+    return undefined // noble throws on a tag that does not authenticate
+  }
 }

@@ -8,7 +8,7 @@
  * `crypto_box_easy_afternm` calls), so we use `crypto_secretbox_detached` / `crypto_secretbox_open_detached`
  * with the tag written in front of the body: byte-identical to the other backends.
  *
- * Loading is synchronous (`require`), so `session/crypto.ts` can select it at import time; it is only used
+ * Loading is synchronous (`require`), so `session/crypto.ts` can select it on first use, synchronously; it is only used
  * after it reproduced a known NaCl vector (the same self-test as the WASM backend).
  */
 import { Buffer } from 'node:buffer'

@@ -4,8 +4,9 @@
  * bytes and up (see bench/session-crypto). We call the raw emscripten exports (`_crypto_box_easy_afternm`,
  * `_crypto_box_open_easy_afternm`) on persistent heap buffers, so a message costs one copy in and one copy out.
  *
- * Loading is asynchronous (WASM instantiation), so `session/crypto.ts` starts on its pure-TS backend and
- * switches once `loadSodium()` has resolved AND the module reproduced a known NaCl vector byte for byte.
+ * Loading is asynchronous (WASM instantiation), so `session/crypto.ts` starts on its pure-JS backend
+ * (@noble/ciphers) and switches once `loadSodium()` has resolved AND the module reproduced a known NaCl vector
+ * byte for byte.
  */
 
 /** The raw emscripten module surface we use (a subset of `sodium.libsodium`). */

@@ -13,12 +13,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { ed25519PrivateKeyDer } from '@axl/core'
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url))
 const BINARY = join(root, '.tools', 'bin', 'ygg-go-peer')
 const STDERR_KEEP = 64 * 1024
-/** DER PKCS#8 header of an Ed25519 private key; the 32-byte seed follows. */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
 
 /** Path of the built ygg-go-peer binary, or undefined when it has not been built. */
 export function goPeerBinary (): string | undefined {
@@ -117,7 +116,7 @@ function track (entry: { proc: ChildProcess, dir: string }): void {
 function checkPrivateKey (hex: string): void {
   if (!/^[0-9a-f]{128}$/i.test(hex)) throw new Error('privateKeyHex must be 128 hex chars (a 64-byte ed25519 private key: seed || public key)')
   const seed = Buffer.from(hex.slice(0, 64), 'hex')
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+  const key = createPrivateKey({ key: ed25519PrivateKeyDer(seed), format: 'der', type: 'pkcs8' })
   const pub = createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex')
   if (pub !== hex.slice(64).toLowerCase()) throw new Error(`privateKeyHex: its second half is not the public key of its seed (expected ${pub})`)
 }
