@@ -8,7 +8,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { ConfigError } from '@axl/core'
+import { ConfigError, ed25519PrivateKeyDer, ed25519PublicKeyDer } from '@axl/core'
 
 /** Something that holds an ed25519 private key: its public key and a signing function. */
 export interface Signer {
@@ -24,8 +24,6 @@ export type VerifyFn = (publicKey: Uint8Array, data: Uint8Array, sig: Uint8Array
 /** A 32-byte key as a latin1 string (see the module comment). */
 export type KeyStr = string
 
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 
 const fromCharCode = String.fromCharCode
 
@@ -52,7 +50,7 @@ export function keyHex (k: KeyStr): string {
 /** An ed25519 signer on node:crypto from a 32-byte seed (random when omitted). */
 export function ed25519Signer (seed: Uint8Array = randomBytes(32)): Signer {
   if (seed.length !== 32) throw new ConfigError(`ed25519 seed must be 32 bytes, got ${seed.length}`)
-  const der = Buffer.concat([PKCS8_PREFIX, Buffer.from(seed)])
+  const der = ed25519PrivateKeyDer(seed)
   const priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
   der.fill(0)
   const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' })
@@ -72,7 +70,7 @@ export function ed25519Verifier (cacheSize = 1024): VerifyFn {
     let ko = cache.get(k)
     if (ko === undefined) {
       try {
-        ko = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(publicKey)]), format: 'der', type: 'spki' })
+        ko = createPublicKey({ key: ed25519PublicKeyDer(publicKey), format: 'der', type: 'spki' })
       } catch {
         return false
       }
