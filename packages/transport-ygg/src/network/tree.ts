@@ -90,15 +90,15 @@ export class Tree {
   /** Root key and coordinates of `key` (`_getRootAndPath`). */
   rootAndPath (key: KeyStr): { root: KeyStr, path: Path } {
     const ports: number[] = []
-    const visited: KeyStr[] = []
+    const visited = new Set<KeyStr>()
     let next = key
     let root = key
     for (;;) {
-      if (visited.includes(next)) return { root: key, path: [] }
+      if (visited.has(next)) return { root: key, path: [] }
       const info = this.infos.get(next)
       if (info === undefined) return { root: key, path: [] }
       root = next
-      visited.push(next)
+      visited.add(next)
       if (next === info.parent) break
       ports.push(info.port)
       next = info.parent
@@ -110,19 +110,19 @@ export class Tree {
   /** Root of `key`, its depth below it, and whether our own key is on the way (`_getRootAndDists`). */
   private walk (key: KeyStr): RootWalk {
     const self = this.r.selfKey
-    const seen: KeyStr[] = []
+    const seen = new Set<KeyStr>()
     let next = key
     let root = key
     let depth = 0
     let hasSelf = false
     for (;;) {
-      if (seen.includes(next)) break
+      if (seen.has(next)) break
       const info = this.infos.get(next)
       if (info === undefined) break
       if (next === self) hasSelf = true
       root = next
-      depth = seen.length
-      seen.push(next)
+      depth = seen.size
+      seen.add(next)
       next = info.parent
     }
     return { root, depth, hasSelf }
@@ -130,16 +130,16 @@ export class Tree {
 
   /** Ancestry of `key` from the root side down to `key` (`_getAncestry`). */
   ancestry (key: KeyStr): KeyStr[] {
-    const anc: KeyStr[] = []
+    const anc = new Set<KeyStr>()
     let here = key
     for (;;) {
-      if (anc.includes(here)) break
+      if (anc.has(here)) break
       const info = this.infos.get(here)
       if (info === undefined) break
-      anc.push(here)
+      anc.add(here)
       here = info.parent
     }
-    return anc.reverse()
+    return [...anc].reverse()
   }
 
   /** Our root key. */
