@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { VirtualClock } from '../src/clock.js'
 import { peerConnPair } from '../src/network/peer-conn.js'
 import { Overlay, type OverlayOptions } from '../src/network/overlay.js'
-import { ed25519Signer, INSECURE_simulationCrypto } from '../src/crypto.js'
+import { ed25519Signer, INSECURE_simulationCrypto, keyStr } from '../src/crypto.js'
+import { encodePathLookup } from '../src/network/wire.js'
 import { attachForger, forgeAnnounce, forgedSigner, signerBelow } from './helpers/forger.js'
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[31] = 99; return s }
@@ -71,4 +72,46 @@ describe('attack: deep forged parent chain (issue #14)', () => {
     expect(delivers(clock, victim, honest, got, 'victim to honest')).toBe(true)
     victim.close(); honest.close()
   }, 120_000)
+})
+
+describe('attack: PathLookup flood (issue #14)', () => {
+  it('a peer sending 100,000 lookups in 10 s gets at most rate × time + burst processed; honest lookups are answered', () => {
+    const clock = new VirtualClock()
+    const { a: victim, b: honest, got } = honestPair(clock, false)
+    // Mallory's key sorts below both: she becomes their root, so she is on the tree and her lookups count.
+    const low = Buffer.compare(Buffer.from(victim.publicKey), Buffer.from(honest.publicKey)) < 0 ? victim.publicKey : honest.publicKey
+    const mallory = attachForger(victim, signerBelow('flood', low), clock)
+    mallory.writeAll([forgeAnnounce(mallory.signer, mallory.signer, 0)])
+    clock.advance(3_000)
+    expect(victim.topology().parent).toBe(Buffer.from(mallory.signer.publicKey).toString('hex'))
+    const pf = victim.router.pf
+    const handle = pf.handleLookup.bind(pf)
+    let fromMallory = 0
+    const malloryKey = keyStr(mallory.signer.publicKey)
+    pf.handleLookup = (from, lookup) => { if (from === malloryKey) fromMallory++; handle(from, lookup) }
+    const TOTAL = 100_000
+    const SPAN_MS = 10_000
+    const STEP_MS = 100
+    const per = TOTAL / (SPAN_MS / STEP_MS)
+    const dest = new Uint8Array(32).fill(0xee)
+    const lookup = encodePathLookup({ source: mallory.signer.publicKey, dest, from: [] })
+    const batch = Buffer.concat(Array.from({ length: per }, () => lookup))
+    for (let t = 0; t < SPAN_MS; t += STEP_MS) clock.setTimeout(() => { mallory.conn.write(batch) }, t)
+    const start = clock.now()
+    clock.advance(SPAN_MS / 2)
+    // Mid-flood, an honest peer's lookups (their own bucket) still find the victim, and the victim's find it.
+    const back: Uint8Array[] = []
+    victim.onPacket = (_f, p) => { back.push(Uint8Array.from(p)) }
+    expect(delivers(clock, honest, victim, back, 'honest to victim', 4_000)).toBe(true)
+    expect(clock.now() - start).toBeLessThan(SPAN_MS)
+    clock.advance(start + SPAN_MS + 10 - clock.now())
+    const elapsedS = (clock.now() - start) / 1000
+    const bound = 100 * elapsedS + 200
+    console.log(`lookup flood: ${TOTAL} sent, ${fromMallory} processed, ${victim.stats.lookupsRateLimited} dropped (bound ${bound})`)
+    expect(fromMallory).toBeLessThanOrEqual(bound)
+    expect(fromMallory).toBeGreaterThan(0)
+    expect(victim.stats.lookupsRateLimited).toBe(TOTAL - fromMallory)
+    expect(delivers(clock, victim, honest, got, 'victim to honest')).toBe(true)
+    victim.close(); honest.close()
+  })
 })

@@ -28,6 +28,14 @@ export interface RouterTimings {
   lookupBufferPackets: number
   /** Max payload bytes buffered per destination while its lookup is pending. */
   lookupBufferBytes: number
+  /**
+   * PathLookups accepted per second from one peer (token bucket; not in ironwood). Excess lookups are dropped
+   * and counted (`lookupsRateLimited`). 100/s is far above what honest peers send: a node looks a destination up
+   * at most once per pathThrottle, and lookups for a given key only travel the tree links whose filter holds it.
+   */
+  lookupRate: number
+  /** Size of that bucket: lookups a peer may send at once after being quiet. */
+  lookupBurst: number
 }
 
 /** Defaults of RouterTimings. */
@@ -41,5 +49,7 @@ export const DEFAULT_TIMINGS: RouterTimings = {
   tickMs: 1_000,
   earlyPassMs: 50,
   lookupBufferPackets: 32,
-  lookupBufferBytes: 64 * 1024
+  lookupBufferBytes: 64 * 1024,
+  lookupRate: 100,
+  lookupBurst: 200
 }

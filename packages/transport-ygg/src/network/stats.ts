@@ -29,6 +29,8 @@ export interface RouterStats {
   brokenSent: number
   brokenReceived: number
   lookupsSent: number
+  /** PathLookups from a peer dropped by its token bucket (`lookupRate`, `lookupBurst`). */
+  lookupsRateLimited: number
   notifiesAccepted: number
   /** Paths taken provisionally from the source coordinates of traffic delivered to us (see Pathfinder.learnFromTraffic). */
   provisionalPaths: number
@@ -47,7 +49,7 @@ export function newStats (): RouterStats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, linksOpened: 0, linksClosed: 0, linksRejected: 0,
     badFrames: 0, badSignatures: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
-    lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0,
+    lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0, lookupsRateLimited: 0,
     notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, framedInPlace: 0, delivered: 0, callbackErrors: 0
   }
 }
