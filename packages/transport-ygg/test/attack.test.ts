@@ -2,6 +2,8 @@
  * Regression tests for the attacks of issue #14, each run through a malicious peer built from our own packages
  * (test/helpers/forger.ts: validly signed frames from our wire encoders and ed25519 signers) on virtual time.
  */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { VirtualClock } from '../src/clock.js'
 import { peerConnPair } from '../src/network/peer-conn.js'
@@ -9,6 +11,14 @@ import { Overlay, type OverlayOptions } from '../src/network/overlay.js'
 import { ed25519Signer, INSECURE_simulationCrypto, keyStr } from '../src/crypto.js'
 import { encodePathLookup } from '../src/network/wire.js'
 import { attachForger, forgeAnnounce, forgedSigner, signerBelow } from './helpers/forger.js'
+
+/** Retained heap in bytes after a full collection (gc exposed through a fresh context). */
+function retainedHeap (): number {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+  return process.memoryUsage().heapUsed
+}
 
 const seed = (i: number): Uint8Array => { const s = new Uint8Array(32); s[0] = i; s[31] = 99; return s }
 
@@ -48,7 +58,8 @@ describe('attack: deep forged parent chain (issue #14)', () => {
   it('a validly signed chain of 20,000 keys behind one peer is handled in linear time; honest traffic still routes', () => {
     const N = 20_000
     const clock = new VirtualClock()
-    const { a: victim, b: honest, got } = honestPair(clock, true)
+    // Caps raised so the whole chain is kept: this test is about walk cost (the caps' own test is below).
+    const { a: victim, b: honest, got } = honestPair(clock, true, { maxTreeInfos: 50_000, maxTreeInfosPerPeer: 50_000 })
     clock.advance(3_000)
     const t0 = performance.now()
     const keys = Array.from({ length: N - 1 }, (_, i) => forgedSigner('chain', i, true))
@@ -72,6 +83,64 @@ describe('attack: deep forged parent chain (issue #14)', () => {
     expect(delivers(clock, victim, honest, got, 'victim to honest')).toBe(true)
     victim.close(); honest.close()
   }, 120_000)
+})
+
+describe('attack: tree-info flood (issue #14)', () => {
+  it('50,000 validly signed announcements from one peer leave the tree under its caps; a node behind another peer stays reachable', () => {
+    const N = 50_000
+    const clock = new VirtualClock()
+    const { a: victim, b: honest } = honestPair(clock, true)
+    // A third honest node behind `honest`: victim — honest — far.
+    const fc = INSECURE_simulationCrypto(seed(3))
+    const far = new Overlay({ signer: fc.signer, verify: fc.verify, clock })
+    const [c1, c2] = peerConnPair(honest.publicKey, far.publicKey, { defer: (fn) => { clock.setTimeout(fn, 1) } })
+    honest.addPeer(c1)
+    far.addPeer(c2)
+    const farGot: Uint8Array[] = []
+    far.onPacket = (_f, p) => { farGot.push(Uint8Array.from(p)) }
+    clock.advance(3_000)
+    const mallory = attachForger(victim, forgedSigner('flood-tree', 0, true), clock)
+    const frames: Uint8Array[] = [forgeAnnounce(mallory.signer, mallory.signer, 0)]
+    for (let i = 0; i < N; i++) frames.push(forgeAnnounce(forgedSigner('junk', i, true), mallory.signer, 2 + (i % 60_000)))
+    clock.advance(10)
+    const heap0 = retainedHeap()
+    mallory.writeAll(frames)
+    frames.length = 0
+    clock.advance(3_000)
+    const size = victim.router.tree.infos.size
+    const heapMb = (retainedHeap() - heap0) / 1e6
+    const st = victim.stats
+    console.log(`tree flood: ${N} announcements, victim holds ${size} infos (heap +${heapMb.toFixed(0)} MB), dropped ${st.treeInfosDropped}, evicted ${st.treeInfosEvicted}`)
+    expect(size).toBeLessThanOrEqual(10_000)
+    expect(size).toBeLessThanOrEqual(1_000 + 3) // Mallory's share, plus the three honest nodes
+    expect(st.treeInfosDropped + st.treeInfosEvicted).toBeGreaterThanOrEqual(N - 1_000)
+    expect(victim.closed).toBe(false)
+    expect(delivers(clock, victim, far, farGot, 'victim to far')).toBe(true)
+    const back: Uint8Array[] = []
+    victim.onPacket = (_f, p) => { back.push(Uint8Array.from(p)) }
+    expect(delivers(clock, far, victim, back, 'far to victim')).toBe(true)
+    victim.close(); honest.close(); far.close()
+  }, 60_000)
+
+  it('with real ed25519, a peer over its share gets its own stale infos evicted, never an ancestry we need', () => {
+    const clock = new VirtualClock()
+    const { a: victim, b: honest, got } = honestPair(clock, false, { maxTreeInfosPerPeer: 50 })
+    clock.advance(3_000)
+    const mallory = attachForger(victim, forgedSigner('share', 0), clock)
+    const frames: Uint8Array[] = [forgeAnnounce(mallory.signer, mallory.signer, 0)]
+    for (let i = 0; i < 200; i++) frames.push(forgeAnnounce(forgedSigner('share-junk', i), mallory.signer, 2 + i))
+    clock.advance(10)
+    mallory.writeAll(frames, 10)
+    clock.advance(3_000)
+    const infos = victim.router.tree.infos
+    expect(infos.size).toBeLessThanOrEqual(50 + 2)
+    expect(infos.has(keyStr(mallory.signer.publicKey))).toBe(true) // Mallory's own ancestry stays
+    expect(infos.has(keyStr(honest.publicKey))).toBe(true)
+    expect(victim.stats.treeInfosDropped + victim.stats.treeInfosEvicted).toBeGreaterThanOrEqual(150)
+    expect(victim.stats.badSignatures).toBe(0)
+    expect(delivers(clock, victim, honest, got, 'still routes')).toBe(true)
+    victim.close(); honest.close()
+  }, 60_000)
 })
 
 describe('attack: PathLookup flood (issue #14)', () => {
