@@ -28,6 +28,23 @@ export interface RouterTimings {
   lookupBufferPackets: number
   /** Max payload bytes buffered per destination while its lookup is pending. */
   lookupBufferBytes: number
+  /**
+   * PathLookups accepted per second from one peer (token bucket; not in ironwood). Excess lookups are dropped
+   * and counted (`lookupsRateLimited`). 100/s is far above what honest peers send: a node looks a destination up
+   * at most once per pathThrottle, and lookups for a given key only travel the tree links whose filter holds it.
+   */
+  lookupRate: number
+  /** Size of that bucket: lookups a peer may send at once after being quiet. */
+  lookupBurst: number
+  /**
+   * Most tree infos kept (not in ironwood, which keeps every valid one). Honest gossip is ancestry-only, so a
+   * node holds about (peers + 1) × tree depth infos; 10,000 leaves room for hundreds of peers on deep trees.
+   * When full, infos outside our ancestry and our peers' ancestries are evicted from the peers holding the most,
+   * least recently updated first; infos on those ancestries are never evicted. New infos beyond are dropped.
+   */
+  maxTreeInfos: number
+  /** Most tree infos one peer's announcements may occupy (the same eviction applies within its share first). */
+  maxTreeInfosPerPeer: number
 }
 
 /** Defaults of RouterTimings. */
@@ -41,5 +58,9 @@ export const DEFAULT_TIMINGS: RouterTimings = {
   tickMs: 1_000,
   earlyPassMs: 50,
   lookupBufferPackets: 32,
-  lookupBufferBytes: 64 * 1024
+  lookupBufferBytes: 64 * 1024,
+  lookupRate: 100,
+  lookupBurst: 200,
+  maxTreeInfos: 10_000,
+  maxTreeInfosPerPeer: 1_000
 }

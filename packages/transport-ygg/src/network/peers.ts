@@ -56,6 +56,9 @@ export interface PeerState {
   response: SigRes | undefined
   resSeq: number
   bloom: BloomState
+  /** PathLookup token bucket: tokens left and when they were last topped up. */
+  lookupTokens: number
+  lookupAt: number
 }
 
 /** Per-peer bloom state: what we last sent and received, the on-tree flag, and ironwood's counters. */
@@ -132,7 +135,9 @@ export class Peers {
         request: undefined,
         response: undefined,
         resSeq: 0,
-        bloom: newBloomState()
+        bloom: newBloomState(),
+        lookupTokens: h.opts.lookupBurst,
+        lookupAt: h.clock.now()
       }
       this.byKey.set(key, p)
       this.byPort.set(port, p)

@@ -250,6 +250,7 @@ export class Router implements PathfinderContext {
       case FrameType.PathLookup: {
         const lookup = decodePathLookup(body)
         if (!this.blooms.isOnTree(p)) return
+        if (!this.takeLookupToken(p)) { this.stats.lookupsRateLimited++; return }
         this.pf.handleLookup(p.key, lookup)
         return
       }
@@ -272,6 +273,17 @@ export class Router implements PathfinderContext {
       default:
         throw new LinkError('frame', `unrecognized frame type ${type}`)
     }
+  }
+
+  /** Takes one token from `p`'s PathLookup bucket (refilled at lookupRate per second up to lookupBurst); false when empty. */
+  private takeLookupToken (p: PeerState): boolean {
+    const now = this.clock.now()
+    const o = this.opts
+    p.lookupTokens = Math.min(o.lookupBurst, p.lookupTokens + (now - p.lookupAt) * o.lookupRate / 1000)
+    p.lookupAt = now
+    if (p.lookupTokens < 1) return false
+    p.lookupTokens--
+    return true
   }
 
   /** Forwards, delivers, or reports as broken one traffic packet (`handleTraffic`). */

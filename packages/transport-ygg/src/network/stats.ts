@@ -14,6 +14,10 @@ export interface RouterStats {
   badFrames: number
   /** Links closed (or notifies ignored) because of a bad signature. */
   badSignatures: number
+  /** New tree infos refused because the tree (maxTreeInfos) or the sending peer's share (maxTreeInfosPerPeer) was full. */
+  treeInfosDropped: number
+  /** Tree infos outside every ancestry we need, evicted to make room under those caps. */
+  treeInfosEvicted: number
   /** Links closed because nothing arrived within peerTimeout of sending. */
   timeouts: number
   /** Droppable frames dropped from a full link queue. */
@@ -29,6 +33,8 @@ export interface RouterStats {
   brokenSent: number
   brokenReceived: number
   lookupsSent: number
+  /** PathLookups from a peer dropped by its token bucket (`lookupRate`, `lookupBurst`). */
+  lookupsRateLimited: number
   notifiesAccepted: number
   /** Paths taken provisionally from the source coordinates of traffic delivered to us (see Pathfinder.learnFromTraffic). */
   provisionalPaths: number
@@ -46,8 +52,8 @@ export interface RouterStats {
 export function newStats (): RouterStats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, linksOpened: 0, linksClosed: 0, linksRejected: 0,
-    badFrames: 0, badSignatures: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
-    lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0,
+    badFrames: 0, badSignatures: 0, treeInfosDropped: 0, treeInfosEvicted: 0, timeouts: 0, queueDrops: 0, oversizeDrops: 0, lookupBufferDrops: 0,
+    lookupBufferExpired: 0, watermarkDrops: 0, brokenSent: 0, brokenReceived: 0, lookupsSent: 0, lookupsRateLimited: 0,
     notifiesAccepted: 0, provisionalPaths: 0, sent: 0, forwarded: 0, framedInPlace: 0, delivered: 0, callbackErrors: 0
   }
 }

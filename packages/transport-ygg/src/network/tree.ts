@@ -10,6 +10,8 @@
  * - Go iterates maps in random order; we iterate peers in insertion order, so ties in parent choice go to
  *   the longest-known peer (deterministic simulations).
  * - `_fix`/`_sendAnnounces` are skipped on ticks where nothing they read has changed (same result, cheaper).
+ * - Infos are capped in total (maxTreeInfos) and per sending peer (maxTreeInfosPerPeer), see `admit`: ironwood
+ *   keeps every validly signed one, so one peer could grow the table without bound (issue #14).
  */
 import { encodeAnnounce, encodeFrame, encodeSigReq, FrameType, sigResPreimage, type Announce, type Path, type SigReq, type SigRes } from './wire.js'
 import { keyBytes, type KeyStr } from '../crypto.js'
@@ -60,6 +62,11 @@ export class Tree {
   private nextExpiry = Infinity
   private resSeqCtr = 0
   private readonly r: NetworkContext
+  /** Which peer delivered the version we hold of each info (not our own), and the infos each peer delivered. */
+  private readonly ownerOf = new Map<KeyStr, KeyStr>()
+  private readonly owned = new Map<KeyStr, Set<KeyStr>>()
+  /** Peers ('' for the whole table) whose share was found full of protected infos: refuse new ones until the next tick. */
+  private readonly saturated = new Set<KeyStr>()
   /** Nonce source (injectable for deterministic simulations). */
   random: () => bigint = randomNonce
 
@@ -90,15 +97,15 @@ export class Tree {
   /** Root key and coordinates of `key` (`_getRootAndPath`). */
   rootAndPath (key: KeyStr): { root: KeyStr, path: Path } {
     const ports: number[] = []
-    const visited: KeyStr[] = []
+    const visited = new Set<KeyStr>()
     let next = key
     let root = key
     for (;;) {
-      if (visited.includes(next)) return { root: key, path: [] }
+      if (visited.has(next)) return { root: key, path: [] }
       const info = this.infos.get(next)
       if (info === undefined) return { root: key, path: [] }
       root = next
-      visited.push(next)
+      visited.add(next)
       if (next === info.parent) break
       ports.push(info.port)
       next = info.parent
@@ -110,19 +117,19 @@ export class Tree {
   /** Root of `key`, its depth below it, and whether our own key is on the way (`_getRootAndDists`). */
   private walk (key: KeyStr): RootWalk {
     const self = this.r.selfKey
-    const seen: KeyStr[] = []
+    const seen = new Set<KeyStr>()
     let next = key
     let root = key
     let depth = 0
     let hasSelf = false
     for (;;) {
-      if (seen.includes(next)) break
+      if (seen.has(next)) break
       const info = this.infos.get(next)
       if (info === undefined) break
       if (next === self) hasSelf = true
       root = next
-      depth = seen.length
-      seen.push(next)
+      depth = seen.size
+      seen.add(next)
       next = info.parent
     }
     return { root, depth, hasSelf }
@@ -130,16 +137,16 @@ export class Tree {
 
   /** Ancestry of `key` from the root side down to `key` (`_getAncestry`). */
   ancestry (key: KeyStr): KeyStr[] {
-    const anc: KeyStr[] = []
+    const anc = new Set<KeyStr>()
     let here = key
     for (;;) {
-      if (anc.includes(here)) break
+      if (anc.has(here)) break
       const info = this.infos.get(here)
       if (info === undefined) break
-      anc.push(here)
+      anc.add(here)
       here = info.parent
     }
-    return anc.reverse()
+    return [...anc].reverse()
   }
 
   /** Our root key. */
@@ -155,7 +162,7 @@ export class Tree {
    * The ordering rule (`_update`), identical on every node: a higher seq wins; for an equal seq the lower
    * parent key; for an equal parent the lower nonce. Stores the info and returns true when accepted.
    */
-  update (ann: Announce, key: KeyStr, parent: KeyStr, frame: Uint8Array | undefined): boolean {
+  update (ann: Announce, key: KeyStr, parent: KeyStr, frame: Uint8Array | undefined, from?: KeyStr): boolean {
     const r = this.r
     const info = this.infos.get(key)
     if (info !== undefined) {
@@ -164,7 +171,11 @@ export class Tree {
         if (info.parent < parent) return false
         if (!(parent < info.parent) && !(ann.res.nonce < info.nonce)) return false
       }
+    } else if (from !== undefined && !this.admit(from)) {
+      r.stats.treeInfosDropped++
+      return false
     }
+    if (from !== undefined && key !== r.selfKey) this.setOwner(key, from)
     for (const p of r.peers.values()) p.sent.delete(key)
     const now = r.clock.now()
     const expiresAt = now + (key === r.selfKey ? r.opts.routerRefreshMs : r.opts.routerTimeoutMs)
@@ -181,8 +192,92 @@ export class Tree {
     return true
   }
 
+  /** Records that `from` delivered the version we now hold of `key` (least recently updated first in its set). */
+  private setOwner (key: KeyStr, from: KeyStr): void {
+    this.dropOwner(key)
+    this.ownerOf.set(key, from)
+    let set = this.owned.get(from)
+    if (set === undefined) { set = new Set(); this.owned.set(from, set) }
+    set.add(key)
+  }
+
+  /** Forgets who delivered `key`. */
+  private dropOwner (key: KeyStr): void {
+    const was = this.ownerOf.get(key)
+    if (was === undefined) return
+    this.ownerOf.delete(key)
+    const set = this.owned.get(was)
+    if (set === undefined) return
+    set.delete(key)
+    if (set.size === 0) this.owned.delete(was)
+  }
+
+  /**
+   * Room for one new info from peer `from` under maxTreeInfosPerPeer and maxTreeInfos: evicts (in batches of
+   * 1/16 of the cap, so the scan below is amortized) infos that are on no ancestry we need, from `from`'s own
+   * share first, then from the peers holding the most. False when no room can be made (the info is dropped).
+   */
+  private admit (from: KeyStr): boolean {
+    const o = this.r.opts
+    let keep: Set<KeyStr> | undefined
+    const mine = this.owned.get(from)
+    if (mine !== undefined && mine.size >= o.maxTreeInfosPerPeer) {
+      if (this.saturated.has(from)) return false
+      keep = this.protectedKeys()
+      this.evict(mine, mine.size - o.maxTreeInfosPerPeer + 1 + Math.floor(o.maxTreeInfosPerPeer / 16), keep)
+      if (mine.size >= o.maxTreeInfosPerPeer) { this.saturated.add(from); return false }
+    }
+    if (this.infos.size >= o.maxTreeInfos) {
+      if (this.saturated.has('')) return false
+      keep ??= this.protectedKeys()
+      let want = this.infos.size - o.maxTreeInfos + 1 + Math.floor(o.maxTreeInfos / 16)
+      for (const set of [...this.owned.values()].sort((a, b) => b.size - a.size)) {
+        if (want <= 0) break
+        want -= this.evict(set, want, keep)
+      }
+      if (this.infos.size >= o.maxTreeInfos) { this.saturated.add(''); return false }
+    }
+    return true
+  }
+
+  /** Evicts up to `n` infos of `set` that are not in `keep`, least recently updated first; returns how many. */
+  private evict (set: Set<KeyStr>, n: number, keep: Set<KeyStr>): number {
+    let done = 0
+    for (const k of set) {
+      if (done >= n) break
+      if (keep.has(k)) continue
+      this.infos.delete(k)
+      this.dropOwner(k)
+      for (const p of this.r.peers.values()) p.sent.delete(k)
+      done++
+    }
+    if (done > 0) {
+      this.r.stats.treeInfosEvicted += done
+      this.touch()
+    }
+    return done
+  }
+
+  /** Our ancestry and every peer's ancestry (the infos routing and parent choice read): never evicted. */
+  private protectedKeys (): Set<KeyStr> {
+    const keep = new Set<KeyStr>()
+    const from = (key: KeyStr): void => {
+      let here = key
+      while (!keep.has(here)) {
+        const info = this.infos.get(here)
+        if (info === undefined) return
+        keep.add(here)
+        here = info.parent
+      }
+    }
+    from(this.r.selfKey)
+    for (const k of this.r.peers.keys()) from(k)
+    return keep
+  }
+
   /** Drops expired infos and raises the refresh flag when our own info is due (replaces ironwood's timers). */
   sweep (now: number): void {
+    this.saturated.clear()
     const self = this.infos.get(this.r.selfKey)
     if (self !== undefined && self.expiresAt <= now) {
       this.refresh = true
@@ -194,6 +289,7 @@ export class Tree {
       if (k === this.r.selfKey) continue
       if (info.expiresAt <= now) {
         this.infos.delete(k)
+        this.dropOwner(k)
         for (const p of this.r.peers.values()) p.sent.delete(k)
         this.touch()
       } else if (info.expiresAt < next) {
@@ -229,12 +325,13 @@ export class Tree {
   /** Handles a verified Announce from `link` (`_handleAnnounce`). `body` is its frame body. */
   handleAnnounce (link: Link, ann: Announce, key: KeyStr, parent: KeyStr, body: Uint8Array): void {
     const p = link.peer
-    if (this.update(ann, key, parent, encodeFrame(FrameType.Announce, body))) {
+    if (this.update(ann, key, parent, encodeFrame(FrameType.Announce, body), p.key)) {
       if (key === this.r.selfKey) this.refresh = true
       p.sent.add(key)
       return
     }
-    const old = this.infos.get(key)!
+    const old = this.infos.get(key)
+    if (old === undefined) return // dropped: no room under the caps
     p.sent.add(key)
     if (!sameBody(old.frame, body)) this.r.sendDirect(link, old.frame, FrameType.Announce)
   }
