@@ -22,6 +22,11 @@ fi
 mkdir -p "$(dirname "$bin")"
 echo "building ygg-go-peer with $(go version) ..."
 start=$SECONDS
-(cd "$src" && go build -trimpath -o ../../.tools/bin/ygg-go-peer .)
+if ! (cd "$src" && go build -buildvcs=false -trimpath -o ../../.tools/bin/ygg-go-peer .); then
+  # A machine whose Go cannot fetch the yggdrasil-go module: the interop tests then skip, each saying why.
+  rm -f "$bin" "$stamp"
+  echo 'SKIP: building ygg-go-peer failed (see above); Go interop tests will be skipped'
+  exit 0
+fi
 echo "$want" > "$stamp"
 echo "built $bin in $((SECONDS - start)) s ($("$bin" -version | sed 's/^/yggdrasil-go /'))"
