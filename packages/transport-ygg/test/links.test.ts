@@ -269,6 +269,40 @@ describe('links: configured peers, backoff and reconnect', () => {
     expect(b.links.stats.dials).toBeGreaterThanOrEqual(3)
   })
 
+  it('a peer waiting out a long backoff is redialled as soon as its listener answers a probe (VirtualClock, memory link)', async () => {
+    const clock = new VirtualClock()
+    const a = node()
+    const b = node({ clock, backoff: { initialMs: 1000, maxMs: 60_000, jitter: 0 } })
+    const name = `probe-${Math.random().toString(36).slice(2)}`
+    b.links.addPeer(`memory://${name}`)
+    for (let i = 0; i < 5; i++) { await b.nextError(); clock.advanceTo(b.links.peers()[0].nextDialAt!) }
+    await b.nextError()
+    const wait = b.links.peers()[0].nextDialAt! - clock.now()
+    expect(wait).toBe(32_000) // the backoff has grown
+    await a.links.listen(`memory://${name}`)
+    clock.advance(1000) // one probe interval, not 32 s
+    const cb = await b.conns.next()
+    expect(hex(cb.remoteKey)).toBe(hex(a.id.publicKey))
+    expect(b.links.stats.probeHits).toBe(1)
+    expect(b.links.stats.probes).toBeGreaterThanOrEqual(1)
+  })
+
+  it('probes find a tcp:// listener that came back long before the backoff would (real sockets)', async () => {
+    const port = await freePortFor()
+    const a = node()
+    const b = node({ backoff: { initialMs: 8000, maxMs: 60_000, jitter: 0 }, probeIntervalMs: 200 })
+    const uri = `tcp://127.0.0.1:${port}`
+    b.links.addPeer(uri)
+    await b.nextError()
+    const t0 = performance.now()
+    // the next redial is 8 s after that failure: only a probe can bring the link up within 5 s
+    await a.links.listen(uri)
+    const cb = await b.conns.next(5000)
+    expect(performance.now() - t0).toBeLessThan(5000)
+    expect(hex(cb.remoteKey)).toBe(hex(a.id.publicKey))
+    expect(b.links.stats.probeHits).toBe(1)
+  })
+
   it('redials follow capped exponential backoff on a VirtualClock (memory link)', async () => {
     const clock = new VirtualClock()
     const a = node()

@@ -80,6 +80,12 @@ export interface LinkType {
   dial (uri: URL, opts: DialOptions): Promise<RawDuplex>
   /** Accept raw byte streams on `uri`; `onConnection` is called for each accepted connection. */
   listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener>
+  /**
+   * Optional: cheaply check whether something listens at `uri` again (e.g. a bare TCP connect, no handshake),
+   * so a configured peer waiting out a long redial backoff is redialled as soon as it is back. Resolves false
+   * on any failure; never rejects.
+   */
+  probe? (uri: URL, opts: DialOptions): Promise<boolean>
 }
 
 /** A no-op handler used as the initial value of RawDuplex callbacks. */

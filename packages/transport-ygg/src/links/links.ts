@@ -143,6 +143,13 @@ export interface LinksOptions {
   closeTimeoutMs?: number
   /** Redial backoff of configured peers. */
   backoff?: BackoffOptions
+  /**
+   * While a configured peer waits out a redial delay longer than this, check every `probeIntervalMs` whether its
+   * listener answers again (the link type's `probe`, e.g. a bare TCP connect) and redial at once when it does,
+   * so a relay that restarts is rejoined within about this long whatever the backoff grew to. 0 disables.
+   * Default 1 000.
+   */
+  probeIntervalMs?: number
   /** Random source for the jitter (default Math.random). */
   random?: () => number
   /** Called when a link fails before it is up (dial, handshake, refusal) or an up link closes with an error. */
@@ -185,6 +192,10 @@ export interface LinksStats extends LinkByteCounters {
   refused: number
   /** Links currently up. */
   linksUp: number
+  /** Listener probes of configured peers waiting out a backoff (see probeIntervalMs). */
+  probes: number
+  /** Of which: the listener answered, and the peer was redialled at once. */
+  probeHits: number
 }
 
 interface ConfiguredPeer {
@@ -193,6 +204,9 @@ interface ConfiguredPeer {
   attempt: number
   conn?: LinkConn
   timer?: TimerHandle
+  /** The next listener probe while waiting out a backoff. */
+  probeTimer?: TimerHandle
+  probing?: AbortController
   dialing?: AbortController
   lastError?: string
   nextDialAt?: number
@@ -213,7 +227,7 @@ function parseKey (k: Uint8Array | string, what: string): Uint8Array {
 /** Manages the links of one node: listeners, configured peers with redial, and authenticated PeerConns. */
 export class Links {
   /** Counters (live object). */
-  readonly stats: LinksStats = { dials: 0, dialFailures: 0, inbound: 0, handshakesOk: 0, handshakesFailed: 0, handshakeTimeouts: 0, refused: 0, linksUp: 0, bytesIn: 0, bytesOut: 0 }
+  readonly stats: LinksStats = { dials: 0, dialFailures: 0, inbound: 0, handshakesOk: 0, handshakesFailed: 0, handshakeTimeouts: 0, refused: 0, linksUp: 0, probes: 0, probeHits: 0, bytesIn: 0, bytesOut: 0 }
   private readonly opts: LinksOptions
   private readonly clock: Clock
   private readonly types = new Map<string, LinkType>()
@@ -284,7 +298,7 @@ export class Links {
     this.assertRunning()
     const existing = this.configured.get(uri)
     if (existing !== undefined) {
-      if (existing.timer !== undefined) { this.clock.clearTimeout(existing.timer); existing.timer = undefined; void this.dialConfigured(existing) }
+      if (existing.timer !== undefined) { this.clock.clearTimeout(existing.timer); existing.timer = undefined; this.stopProbing(existing); void this.dialConfigured(existing) }
       return
     }
     const link = parseLinkUri(uri)
@@ -301,6 +315,7 @@ export class Links {
     this.configured.delete(uri)
     peer.removed = true
     this.clock.clearTimeout(peer.timer)
+    this.stopProbing(peer)
     peer.dialing?.abort(new AbortError('peer removed'))
     peer.conn?.close()
     return true
@@ -362,6 +377,7 @@ export class Links {
     for (const p of this.configured.values()) {
       p.removed = true
       this.clock.clearTimeout(p.timer)
+      this.stopProbing(p)
       p.dialing?.abort(err)
     }
     this.configured.clear()
@@ -556,7 +572,45 @@ export class Links {
     peer.nextDialAt = this.clock.now() + delay
     peer.timer = this.clock.setTimeout(() => {
       peer.timer = undefined
+      this.stopProbing(peer)
       void this.dialConfigured(peer)
     }, delay)
+    const interval = this.opts.probeIntervalMs ?? 1_000
+    if (interval > 0 && delay > interval && this.typeFor(peer.link.url).probe !== undefined) this.scheduleProbe(peer, interval)
+  }
+
+  /** Probe the peer's listener after `interval`; redial at once if it answers, else probe again until the redial. */
+  private scheduleProbe (peer: ConfiguredPeer, interval: number): void {
+    peer.probeTimer = this.clock.setTimeout(() => {
+      peer.probeTimer = undefined
+      if (peer.removed || this.stopped || peer.timer === undefined) return
+      const probe = this.typeFor(peer.link.url).probe
+      if (probe === undefined) return
+      const ac = new AbortController()
+      peer.probing = ac
+      const deadline = this.clock.setTimeout(() => { ac.abort() }, interval)
+      this.stats.probes++
+      void probe(peer.link.url, { signal: ac.signal }).catch((err: Error) => { log('probe of %s threw: %s', peer.uri, err.message); return false }).then(ok => {
+        this.clock.clearTimeout(deadline)
+        if (peer.probing === ac) peer.probing = undefined
+        if (peer.removed || this.stopped || peer.timer === undefined || ac.signal.aborted) return
+        if (ok) {
+          this.stats.probeHits++
+          log('%s answers again: redialling now', peer.uri)
+          this.clock.clearTimeout(peer.timer)
+          peer.timer = undefined
+          void this.dialConfigured(peer)
+        } else if ((peer.nextDialAt ?? 0) - this.clock.now() > interval) {
+          this.scheduleProbe(peer, interval)
+        }
+      })
+    }, interval)
+  }
+
+  private stopProbing (peer: ConfiguredPeer): void {
+    this.clock.clearTimeout(peer.probeTimer)
+    peer.probeTimer = undefined
+    peer.probing?.abort()
+    peer.probing = undefined
   }
 }

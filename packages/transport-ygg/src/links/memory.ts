@@ -119,6 +119,9 @@ export class MemoryRegistry {
   /** Remove a listener. */
   unbind (name: string): void { this.listeners.delete(name) }
 
+  /** True when something listens on `name`. */
+  has (name: string): boolean { return this.listeners.has(name) }
+
   /** Connect to a listener; returns the dialler's end. */
   connect (name: string): RawDuplex {
     const onConnection = this.listeners.get(name)
@@ -147,6 +150,7 @@ export function memoryLinkType (registry: MemoryRegistry = defaultMemoryRegistry
       if (opts.signal.aborted) throw new AbortError('dial aborted', { cause: opts.signal.reason })
       return registry.connect(nameOf(uri))
     },
+    async probe (uri: URL): Promise<boolean> { return registry.has(nameOf(uri)) },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const name = registry.bind(nameOf(uri), onConnection)
       return {

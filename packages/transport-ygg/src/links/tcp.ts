@@ -53,6 +53,23 @@ export async function socketReady<S extends net.Socket> (socket: S, event: 'conn
   })
 }
 
+/** True when a bare connection to `target` (TCP host and port, or a unix socket path) opens; closed at once. */
+export async function probeSocket (target: { host: string, port: number } | { path: string }, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return false
+  return await new Promise<boolean>(resolve => {
+    const socket = net.connect(target as net.NetConnectOpts)
+    const done = (ok: boolean): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.destroy()
+      resolve(ok)
+    }
+    const onAbort = (): void => { done(false) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.once('connect', () => { done(true) })
+    socket.once('error', () => { done(false) })
+  })
+}
+
 /** A net.Socket (TCP, TLS or unix) as a RawDuplex. */
 export class TcpDuplex implements RawDuplex {
   private readonly inlet = new DataInlet()
@@ -128,6 +145,9 @@ export function tcpLinkType (): LinkType {
       // highWaterMark is honoured by net.Socket (stream option) but missing from @types/node's NetConnectOpts
       const socket = net.connect({ host, port, highWaterMark: HIGH_WATER_MARK } as net.NetConnectOpts)
       return new TcpDuplex(await socketReady(socket, 'connect', uri, opts.signal))
+    },
+    async probe (uri: URL, opts: DialOptions): Promise<boolean> {
+      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, opts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

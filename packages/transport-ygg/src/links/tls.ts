@@ -13,7 +13,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { certificateEd25519Key, selfSignedCertificate, type TlsCredentials } from './certificate.js'
 import { type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 import type { LinkIdentity } from './secured-link.js'
-import { hostPort, socketReady, TcpDuplex, urlHost, urlPort } from './tcp.js'
+import { hostPort, probeSocket, socketReady, TcpDuplex, urlHost, urlPort } from './tcp.js'
 
 const log = defaultLogger().forComponent('axl:links:tls')
 /** Socket buffer size above which write() asks the writer to wait (as tcp.ts). */
@@ -59,6 +59,9 @@ export function tlsLinkType (opts: TlsLinkTypeOptions): LinkType {
       } as tls.ConnectionOptions)
       await socketReady(socket, 'secureConnect', uri, dialOpts.signal)
       return new TcpDuplex(socket, { scheme: 'tls', remoteUri: `tls://${hostPort(host, port)}`, certificateKey: peerKey(socket) })
+    },
+    async probe (uri: URL, dialOpts: DialOptions): Promise<boolean> {
+      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, dialOpts.signal) // the TCP port answers: TLS is up to the dial
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises'
 import { AbortError, ConfigError } from '@axl/core'
 import { defaultLogger } from '@libp2p/logger'
 import type { DialOptions, LinkListener, LinkType, RawDuplex } from './link-type.js'
-import { socketReady, TcpDuplex } from './tcp.js'
+import { probeSocket, socketReady, TcpDuplex } from './tcp.js'
 
 const log = defaultLogger().forComponent('axl:links:unix')
 
@@ -27,6 +27,9 @@ export function unixLinkType (): LinkType {
       if (opts.signal.aborted) throw new AbortError('dial aborted', { cause: opts.signal.reason })
       const socket = await socketReady(net.connect({ path }), 'connect', uri, opts.signal)
       return new TcpDuplex(socket, { remoteUri: `unix://${path}` })
+    },
+    async probe (uri: URL, opts: DialOptions): Promise<boolean> {
+      return await probeSocket({ path: socketPath(uri) }, opts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const path = socketPath(uri)

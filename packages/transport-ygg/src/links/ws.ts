@@ -14,7 +14,7 @@ import { WebSocketServer, WebSocket as NodeWebSocket } from 'ws'
 import { AbortError, ConfigError } from '@axl/core'
 import { LinkDialError } from './errors.js'
 import { DataInlet, noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
-import { hostPort, urlHost, urlPort } from './tcp.js'
+import { hostPort, probeSocket, urlHost, urlPort } from './tcp.js'
 import { selfSignedCertificate } from './certificate.js'
 import type { LinkIdentity } from './secured-link.js'
 
@@ -269,6 +269,10 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
           resolve(new BrowserWsDuplex(ws, `${url.protocol}//${url.host}${url.pathname}`))
         }
       })
+    },
+    async probe (uri: URL, dialOpts: DialOptions): Promise<boolean> {
+      const port = uri.port !== '' ? Number(uri.port) : uri.protocol === 'wss:' ? 443 : 80
+      return await probeSocket({ host: urlHost(uri), port }, dialOpts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)
