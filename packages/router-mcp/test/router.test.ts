@@ -232,6 +232,30 @@ describe('in-process MCP SDK servers, reached with the SDK Client over the mesh'
     await client.close()
   })
 
+  it('a handler service works with the SDK Client: initialize is answered for it (its own InitializeResult wins)', async () => {
+    const { a, b } = await setup()
+    await b.services.mcp.register('tools', async (req: JsonRpcRequest) => {
+      if (req.method === 'tools/list') return { tools: [{ name: 'shout', inputSchema: { type: 'object' } }] }
+      if (req.method === 'tools/call') return { content: [{ type: 'text', text: String((req.params as { arguments: { s: string } }).arguments.s).toUpperCase() }] }
+      throw new Error(`no method ${req.method}`)
+    })
+    const client = new Client({ name: 'test', version: '1.0.0' })
+    await client.connect(a.services.mcp.transport(b.peerId, 'tools'))
+    expect(client.getServerVersion()).toEqual({ name: 'tools', version: '0.0.0' })
+    expect((await client.listTools()).tools.map(t => t.name)).toEqual(['shout'])
+    expect(await client.callTool({ name: 'shout', arguments: { s: 'hi' } })).toMatchObject({ content: [{ type: 'text', text: 'HI' }] })
+    await client.close()
+    // a handler that answers initialize itself keeps its own answer
+    await b.services.mcp.register('own', async (req: JsonRpcRequest) => req.method === 'initialize'
+      ? { protocolVersion: (req.params as { protocolVersion: string }).protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'my-server', version: '2.1.0' } }
+      : {})
+    const c2 = new Client({ name: 'test', version: '1.0.0' })
+    await c2.connect(a.services.mcp.transport(b.peerId, 'own'))
+    expect(c2.getServerVersion()).toEqual({ name: 'my-server', version: '2.1.0' })
+    expect(c2.getServerCapabilities()).toEqual({ tools: {} })
+    await c2.close()
+  })
+
   it('low-level Server, shared by two callers with colliding request ids', async () => {
     const net = new MemoryNetwork()
     const host = await createNode({ transport: net.transport(), services: { mcp: mcp() } })
