@@ -49,6 +49,7 @@ export interface Mesh {
 export type MeshEvent =
   | { type: 'peer:connect', peer: PeerId, uri: string, inbound: boolean }
   | { type: 'peer:disconnect', peer: PeerId, uri: string, inbound: boolean, error?: Error }
+  | { type: 'link:error', uri: string, inbound: boolean, error: Error }
   | { type: 'listening', addresses: string[] }
   | { type: 'root:change', root: PeerId, previous: PeerId }
 

@@ -99,6 +99,8 @@ export interface NodeEvents {
   'peer:connect': CustomEvent<{ peer: PeerId, uri: string, inbound: boolean }>
   /** A link to a directly connected peer went down (`error` when it failed). */
   'peer:disconnect': CustomEvent<{ peer: PeerId, uri: string, inbound: boolean, error?: Error }>
+  /** A link could not be opened or accepted (dial failure, handshake, refusal); a configured peer is redialled. */
+  'link:error': CustomEvent<{ uri: string, inbound: boolean, error: Error }>
   /** The transport listens on these addresses (real ports once bound); see also `listenAddresses()`. */
   listening: CustomEvent<{ addresses: string[] }>
   /** The root of the overlay's spanning tree changed, as this node sees it. */

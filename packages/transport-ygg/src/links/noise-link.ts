@@ -164,7 +164,7 @@ class RawConn extends AbstractMultiaddrConnection {
     raw.onClose = (err) => {
       this.rawIsClosed = true
       resolveClosed(err)
-      try { onRawClose?.(err) } catch {}
+      try { onRawClose?.(err) } catch (e) { log('onRawClose threw: %s', (e as Error).message) }
       this.direct?.close(err)
       this.onTransportClosed(err)
     }

@@ -54,20 +54,19 @@ export async function socketReady<S extends net.Socket> (socket: S, event: 'conn
 }
 
 /** True when a bare connection to `target` (TCP host and port, or a unix socket path) opens; closed at once. */
-export async function probeSocket (target: { host: string, port: number } | { path: string }, signal: AbortSignal): Promise<boolean> {
+export async function probeSocket (target: { host: string, port: number } | { path: string }, uri: URL, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return false
-  return await new Promise<boolean>(resolve => {
-    const socket = net.connect(target as net.NetConnectOpts)
-    const done = (ok: boolean): void => {
-      signal.removeEventListener('abort', onAbort)
-      socket.destroy()
-      resolve(ok)
-    }
-    const onAbort = (): void => { done(false) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    socket.once('connect', () => { done(true) })
-    socket.once('error', () => { done(false) })
-  })
+  return await socketReady(net.connect(target as net.NetConnectOpts), 'connect', uri, signal)
+    .then(socket => { socket.destroy(); return true }, () => false) // refused, unreachable or aborted: not back yet
+}
+
+/** Host and port of a dial URI (ConfigError without them; AbortError if the dial was already aborted). */
+export function dialTarget (uri: URL, signal: AbortSignal): { host: string, port: number } {
+  const host = urlHost(uri)
+  const port = urlPort(uri)
+  if (host === '' || port === 0) throw new ConfigError(`${uri.protocol.slice(0, -1)} link URI needs host and port: ${uri.href}`)
+  if (signal.aborted) throw new AbortError('dial aborted', { cause: signal.reason })
+  return { host, port }
 }
 
 /** A net.Socket (TCP, TLS or unix) as a RawDuplex. */
@@ -138,16 +137,13 @@ export function tcpLinkType (): LinkType {
   return {
     schemes: ['tcp'],
     async dial (uri: URL, opts: DialOptions): Promise<RawDuplex> {
-      const host = urlHost(uri)
-      const port = urlPort(uri)
-      if (host === '' || port === 0) throw new ConfigError(`tcp link URI needs host and port: ${uri.href}`)
-      if (opts.signal.aborted) throw new AbortError('dial aborted', { cause: opts.signal.reason })
+      const { host, port } = dialTarget(uri, opts.signal)
       // highWaterMark is honoured by net.Socket (stream option) but missing from @types/node's NetConnectOpts
       const socket = net.connect({ host, port, highWaterMark: HIGH_WATER_MARK } as net.NetConnectOpts)
       return new TcpDuplex(await socketReady(socket, 'connect', uri, opts.signal))
     },
     async probe (uri: URL, opts: DialOptions): Promise<boolean> {
-      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, opts.signal)
+      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, uri, opts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

@@ -8,12 +8,11 @@
  */
 import { isIP } from 'node:net'
 import tls from 'node:tls'
-import { AbortError, ConfigError } from '@axl/core'
 import { defaultLogger } from '@libp2p/logger'
 import { certificateEd25519Key, selfSignedCertificate, type TlsCredentials } from './certificate.js'
 import { type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 import type { LinkIdentity } from './secured-link.js'
-import { hostPort, probeSocket, socketReady, TcpDuplex, urlHost, urlPort } from './tcp.js'
+import { dialTarget, hostPort, probeSocket, socketReady, TcpDuplex, urlHost, urlPort } from './tcp.js'
 
 const log = defaultLogger().forComponent('axl:links:tls')
 /** Socket buffer size above which write() asks the writer to wait (as tcp.ts). */
@@ -39,10 +38,7 @@ export function tlsLinkType (opts: TlsLinkTypeOptions): LinkType {
   return {
     schemes: ['tls'],
     async dial (uri: URL, dialOpts: DialOptions): Promise<RawDuplex> {
-      const host = urlHost(uri)
-      const port = urlPort(uri)
-      if (host === '' || port === 0) throw new ConfigError(`tls link URI needs host and port: ${uri.href}`)
-      if (dialOpts.signal.aborted) throw new AbortError('dial aborted', { cause: dialOpts.signal.reason })
+      const { host, port } = dialTarget(uri, dialOpts.signal)
       const sniParam = uri.searchParams.get('sni')
       const servername = sniParam !== null && sniParam !== '' && isIP(sniParam) === 0 ? sniParam : isIP(host) === 0 ? host : undefined
       const { cert, key } = credentials()
@@ -61,7 +57,7 @@ export function tlsLinkType (opts: TlsLinkTypeOptions): LinkType {
       return new TcpDuplex(socket, { scheme: 'tls', remoteUri: `tls://${hostPort(host, port)}`, certificateKey: peerKey(socket) })
     },
     async probe (uri: URL, dialOpts: DialOptions): Promise<boolean> {
-      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, dialOpts.signal) // the TCP port answers: TLS is up to the dial
+      return await probeSocket({ host: urlHost(uri), port: urlPort(uri) }, uri, dialOpts.signal) // the TCP port answers: TLS is up to the dial
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

@@ -29,7 +29,7 @@ export function unixLinkType (): LinkType {
       return new TcpDuplex(socket, { remoteUri: `unix://${path}` })
     },
     async probe (uri: URL, opts: DialOptions): Promise<boolean> {
-      return await probeSocket({ path: socketPath(uri) }, opts.signal)
+      return await probeSocket({ path: socketPath(uri) }, uri, opts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const path = socketPath(uri)

@@ -12,11 +12,14 @@ import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket as NodeWebSocket } from 'ws'
 import { AbortError, ConfigError } from '@axl/core'
+import { defaultLogger } from '@libp2p/logger'
 import { LinkDialError } from './errors.js'
 import { DataInlet, noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
 import { hostPort, probeSocket, urlHost, urlPort } from './tcp.js'
 import { selfSignedCertificate } from './certificate.js'
 import type { LinkIdentity } from './secured-link.js'
+
+const log = defaultLogger().forComponent('axl:links:ws')
 
 /** The WebSocket subprotocol of Yggdrasil links. */
 export const YGG_WS_SUBPROTOCOL = 'ygg-ws'
@@ -254,7 +257,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
           settled = true
           dialOpts.signal.removeEventListener('abort', onAbort)
           ws.onopen = ws.onclose = ws.onerror = null
-          try { ws.close() } catch {}
+          try { ws.close() } catch (e) { log('closing a failed websocket threw: %s', (e as Error).message) }
           reject(err)
         }
         const onAbort = (): void => { fail(new AbortError('dial aborted', { cause: dialOpts.signal.reason })) }
@@ -272,7 +275,7 @@ export function wsLinkType (opts: WsLinkTypeOptions = {}): LinkType {
     },
     async probe (uri: URL, dialOpts: DialOptions): Promise<boolean> {
       const port = uri.port !== '' ? Number(uri.port) : uri.protocol === 'wss:' ? 443 : 80
-      return await probeSocket({ host: urlHost(uri), port }, dialOpts.signal)
+      return await probeSocket({ host: urlHost(uri), port }, uri, dialOpts.signal)
     },
     async listen (uri: URL, onConnection: (raw: RawDuplex) => void): Promise<LinkListener> {
       const host = urlHost(uri)

@@ -26,9 +26,6 @@ import { ConnectionRefusedError } from '../tcp/errors.js'
 import { AddressBook } from '../ipv6/address-book.js'
 import { tcpConnectionStream } from './tcp-stream.js'
 
-/** After a link comes up, connections still in SYN_SENT resend their SYN this much later (the tree forms first). */
-const SYN_RETRY_AFTER_LINK_MS = 200
-
 /** How often the tree's root is checked for `root:change` events, ms. */
 const ROOT_CHECK_MS = 1_000
 
@@ -168,6 +165,7 @@ export class YggMesh implements Mesh {
       identity: { seed: identity.seed, publicKey: identity.publicKey },
       clock,
       onConn: conn => { this.linkUp(conn) },
+      onLinkError: (error, info) => { if (this.state === 'running') this.emit({ type: 'link:error', uri: info.uri, inbound: info.inbound, error }) },
       ...(opts.linkTypes !== undefined ? { linkTypes: opts.linkTypes } : {}),
       ...(opts.allowedPublicKeys !== undefined ? { allowedPublicKeys: opts.allowedPublicKeys } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
@@ -203,8 +201,6 @@ export class YggMesh implements Mesh {
     this.overlay.addPeer(conn)
     const peer = peerIdFromBytes(conn.remoteKey)
     this.log('link up: %s %s %s', peer, conn.inbound ? 'from' : 'to', conn.uri)
-    // Connections that were waiting for a way out (the relay was down) retry once the tree had a moment to form.
-    this.clock.setTimeout(() => { if (this.state === 'running') this.tcp.retrySyns() }, SYN_RETRY_AFTER_LINK_MS)
     this.emit({ type: 'peer:connect', peer, uri: conn.uri, inbound: conn.inbound })
     void conn.closed.then(err => {
       if (this.state === 'stopped') return

@@ -9,6 +9,7 @@
  * - When a PeerConn's `write()` returns false, later droppable frames wait in a byte-capped queue until
  *   `onDrain` (ironwood's writer blocks on the socket instead); tree and bloom frames are always written.
  */
+import { defaultLogger } from '@libp2p/logger'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { KeyStr } from '../crypto.js'
 import { Bloom, encodeBloom } from './bloom.js'
@@ -17,6 +18,8 @@ import { PacketQueue } from './packet-queue.js'
 import type { PeerConn } from './peer-conn.js'
 import type { RouterStats } from './stats.js'
 import { encodeKeepAlive, FrameReader, FrameType, type SigReq, type SigRes } from './wire.js'
+
+const log = defaultLogger().forComponent('axl:network')
 
 /** One link (a PeerConn) to a peer. */
 export interface Link {
@@ -181,7 +184,7 @@ export class Peers {
     if (link.wakeTimer !== undefined) h.clock.clearTimeout(link.wakeTimer)
     link.wakeTimer = undefined
     link.queue?.clear()
-    try { link.conn.close(err) } catch {}
+    try { link.conn.close(err) } catch (e) { log('closing the link to %s threw: %s', link.conn.uri, (e as Error).message) }
     const p = link.peer
     const i = p.links.indexOf(link)
     if (i >= 0) p.links.splice(i, 1)

@@ -7,6 +7,7 @@
  * A malformed, oversized or unexpected frame (or a bad signature, as in ironwood) closes THAT link only and is
  * counted; nothing a peer sends can make the router throw.
  */
+import { defaultLogger } from '@libp2p/logger'
 import { ConfigError } from '@axl/core'
 import type { Clock, TimerHandle } from '../clock.js'
 import { systemClock } from '../clock.js'
@@ -25,6 +26,8 @@ import {
   decodeAnnounce, decodePathBroken, decodePathLookup, decodePathNotify, decodeSigReq, decodeSigRes, decodeTraffic,
   encodeSigRes, encodeTraffic, FrameType, sigResPreimage, YGGDRASIL_MAX_FRAME_SIZE, type Traffic
 } from './wire.js'
+
+const log = defaultLogger().forComponent('axl:network')
 
 /** Options of a Router (and of Overlay, which adds nothing protocol-wise). */
 export interface RouterOptions extends Partial<RouterTimings> {
@@ -153,13 +156,13 @@ export class Router implements PathfinderContext {
     const rk = conn.remoteKey
     if (this.closed || !(rk instanceof Uint8Array) || rk.length !== 32) {
       this.stats.linksRejected++
-      try { conn.close(new Error(this.closed ? 'router closed' : 'bad remote key')) } catch {}
+      try { conn.close(new Error(this.closed ? 'router closed' : 'bad remote key')) } catch (e) { log('closing a refused link threw: %s', (e as Error).message) }
       return false
     }
     const key = keyStr(rk)
     if (key === this.selfKey) {
       this.stats.linksRejected++
-      try { conn.close(new Error('link to self')) } catch {}
+      try { conn.close(new Error('link to self')) } catch (e) { log('closing a link to self threw: %s', (e as Error).message) }
       return false
     }
     const { link, isNew } = this.peerTable.open(conn, key, rk)

@@ -871,16 +871,6 @@ export class TcpConnection {
     this.rtoBase = this.srtt + Math.max(1, 4 * this.rttvar)
   }
 
-  /**
-   * The way to the peer may have just opened (a link came up): a connection still waiting in SYN_SENT sends its
-   * SYN again now, instead of at its next, exponentially backed-off retransmission. Counts no retry.
-   */
-  retrySyn (): void {
-    if (this._state !== 'SYN_SENT') return
-    this.emit(this.iss, SYN, 0, 0)
-    this.rtxTimer.set(this.rto())
-  }
-
   private onRtxTimer (): void {
     const o = this.opts
     const now = this.ctx.clock.now()

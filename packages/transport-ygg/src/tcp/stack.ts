@@ -131,11 +131,6 @@ export class TcpStack {
   get mss (): number { return this.opts.mss }
 
   /** Every live connection (not TIME_WAIT, not half-open), for diagnostics. */
-  /** A link came up: connections still opening send their SYN again now (see TcpConnection.retrySyn). */
-  retrySyns (): void {
-    for (const c of this.connections()) c.retrySyn()
-  }
-
   connections (): TcpConnection[] {
     const out: TcpConnection[] = []
     for (const list of this.conns.values()) for (const c of list) if (c._state !== 'TIME_WAIT' && c._state !== 'SYN_RECEIVED') out.push(c)
