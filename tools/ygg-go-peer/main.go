@@ -356,7 +356,27 @@ func runNode(confPath, loglevel string, echo, stdinEOF bool) int {
 }
 
 // echoLoop sends every session datagram back to its sender until the core is stopped.
+//
+// Reads and writes run in separate goroutines joined by a bounded queue (datagrams beyond it are dropped
+// and counted, as a router would): ironwood's actors apply backpressure to a session whose reader is busy,
+// so a loop that reads and then blocks in WriteTo on the same goroutine deadlocks the node's session
+// manager as soon as a burst of three or more datagrams arrives while it is writing (seen under load:
+// WriteTo waits on the session manager, which waits on the session, which waits on the unread reader).
 func echoLoop(n *core.Core, logger *log.Logger) {
+	type datagram struct {
+		data []byte
+		from net.Addr
+	}
+	queue := make(chan datagram, 256)
+	go func() {
+		for d := range queue {
+			if _, err := n.WriteTo(d.data, d.from); err != nil {
+				logger.Debugf("echo: write to %s: %v", d.from, err)
+			}
+		}
+	}()
+	defer close(queue)
+	dropped := 0
 	buf := make([]byte, 65535)
 	for {
 		m, from, err := n.ReadFrom(buf)
@@ -366,8 +386,11 @@ func echoLoop(n *core.Core, logger *log.Logger) {
 			}
 			return
 		}
-		if _, err := n.WriteTo(buf[:m], from); err != nil {
-			logger.Debugf("echo: write to %s: %v", from, err)
+		select {
+		case queue <- datagram{data: append([]byte(nil), buf[:m]...), from: from}:
+		default:
+			dropped++
+			logger.Debugf("echo: queue full, %d datagrams dropped so far", dropped)
 		}
 	}
 }
