@@ -2,7 +2,7 @@ import './polyfill.js'
 
 // -- node, mesh, streams (lead) --
 export { createNode } from './node.js'
-export type { AxlNode, CreateNodeOptions, NodeComponents, ServiceFactory, SendOptions, NodeStats, NodeEvents, RequestContext, EnvelopeReply, McpRequest, A2aRequest, McpHandler, A2aHandler } from './node.js'
+export type { AxlNode, CreateNodeOptions, NodeComponents, ServiceFactory, SendOptions, NodeStats, MessageMatcher, MessageHandler, NodeEvents, RequestContext, EnvelopeReply, McpRequest, A2aRequest, McpHandler, A2aHandler } from './node.js'
 export type { Mesh, MeshChannel, MeshDialOptions, MeshEvent, MeshComponents, TransportFactory, Topology, TopologyPeer, TreeEntry } from './mesh.js'
 export { MAX_PROTOCOL_NAME_BYTES } from './protocols.js'
 export type { ProtocolHandler, ProtocolOptions, ProtocolContext } from './protocols.js'

@@ -73,6 +73,11 @@ export interface CreateNodeOptions<S extends Record<string, unknown>> {
 /** Options of send(). */
 export interface SendOptions extends WaitOptions {}
 
+/** Decides whether a raw inbound message is claimed by a handler (see `handleMessages`); keep it cheap and synchronous. */
+export type MessageMatcher = (data: Uint8Array) => boolean
+/** Receives a claimed raw inbound message (see `handleMessages`); it owns `msg.data`. */
+export type MessageHandler = (msg: InboundMessage) => void
+
 /** Node counters. */
 export interface NodeStats {
   /** The inbound raw-message queue. */
@@ -85,6 +90,8 @@ export interface NodeStats {
   streamErrors: number
   /** Inbound requests answered with an error because maxConcurrentRequests was reached. */
   requestsRejected: number
+  /** Raw inbound messages claimed by a `handleMessages` handler (they never reached the inbox). */
+  messagesClaimed: number
 }
 
 /** Events a node dispatches. */
@@ -135,6 +142,15 @@ export interface AxlNode<S extends Record<string, unknown> = Record<string, unkn
   recv: () => InboundMessage | undefined
   /** Wait for the next message, with a deadline (a long-poll /recv). */
   nextMessage: (opts?: WaitOptions) => Promise<InboundMessage>
+  /**
+   * Claim raw inbound messages before they reach the inbox: a raw message (not an MCP/A2A envelope) for which
+   * `match(data)` returns true is acknowledged to its sender like any other and handed to `handler` instead of
+   * being queued for messages()/recv()/nextMessage() (no `message` event either). Claims are tried in the order
+   * they were registered; the first match wins. For services that speak their own format over the raw message
+   * channel (e.g. pub/sub in AXL's JSON gossip format) without taking the user's other messages. A matcher or
+   * handler that throws is logged (`axl:node`); the message is then dropped. Returns the unregister function.
+   */
+  handleMessages: (match: MessageMatcher, handler: MessageHandler) => () => void
   /** One request frame, one reply frame, over one stream, with a deadline (default limits.requestTimeoutMs). */
   request: (peer: PeerId | string, frame: Uint8Array, opts?: WaitOptions) => Promise<Uint8Array>
   /**
@@ -237,6 +253,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   /** Custom protocols by name. */
   private readonly protocolHandlers = new Map<string, { handler: ProtocolHandler, options: ProtocolOptions, active: number }>()
   private activeRequests = 0
+  /** handleMessages() claims, in registration order (replaced, never mutated, so dispatch can iterate safely). */
+  private claims: ReadonlyArray<{ match: MessageMatcher, handler: MessageHandler }> = []
   private readonly outbound = new Map<PeerId, { active: number, waiters: Array<() => void> }>()
   /** Idle request streams by peer (see POOL_IDLE_MS). */
   private readonly pool = new Map<PeerId, Pooled[]>()
@@ -257,7 +275,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     // Every pending wait listens on the stop signal; thousands may be pending at once.
     setMaxListeners(Infinity, this.stopController.signal)
     this.inbox = new Inbox(this.limits.inboxMaxMessages, this.limits.inboxMaxBytes, this.limits.inboxOverflow)
-    this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0 }
+    this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0, messagesClaimed: 0 }
     const services: Record<string, unknown> = {}
     this.services = services as S
     const components = { identity: this.identity, limits: this.limits, node: this as unknown as AxlNode<Record<string, unknown>>, logger: this.logger }
@@ -336,6 +354,32 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   }
 
   protocols (): string[] { return [...this.protocolHandlers.keys()] }
+
+  handleMessages (match: MessageMatcher, handler: MessageHandler): () => void {
+    if (typeof match !== 'function' || typeof handler !== 'function') throw new AxlError('ERR_INVALID_ARGUMENT', 'handleMessages(match, handler) takes two functions')
+    const claim = { match, handler }
+    this.claims = [...this.claims, claim]
+    return () => { this.claims = this.claims.filter(c => c !== claim) }
+  }
+
+  /** Hand a raw message to the first handleMessages() claim that matches it; false when none does. */
+  private claim (from: PeerId, data: Uint8Array): boolean {
+    for (const c of this.claims) {
+      let hit: boolean
+      try { hit = c.match(data) } catch (err) {
+        this.log.error('a handleMessages matcher threw; message from %s dropped: %s', from, err)
+        return true
+      }
+      if (!hit) continue
+      this.stats.messagesClaimed++
+      const owned = data.buffer.byteLength - data.byteLength <= 64 ? data : data.slice()
+      try { c.handler({ from, data: owned, receivedAt: Date.now() }) } catch (err) {
+        this.log.error('a handleMessages handler threw on a message from %s: %s', from, err)
+      }
+      return true
+    }
+    return false
+  }
 
   async dialProtocol (peer: PeerId | string, protocol: string, opts: WaitOptions = {}): Promise<MeshStream> {
     this.assertRunning()
@@ -734,7 +778,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   /** Route one inbound frame: MCP → mcp handler, A2A → a2a handler, anything else → inbox. Returns the reply. */
   private async dispatch (from: PeerId, frame: Uint8Array): Promise<Uint8Array | undefined> {
     const kind = classifyFrame(frame, { mcp: true, a2a: true })
-    if (kind.kind === 'raw') return this.queue(from, frame)
+    if (kind.kind === 'raw') return this.claims.length > 0 && this.claim(from, frame) ? undefined : this.queue(from, frame)
     const handler = kind.kind === 'mcp' ? this.mcpHandler : this.a2aHandler
     const encode = (r: EnvelopeReply, extra?: RefusalBody): Uint8Array => kind.kind === 'mcp'
       ? withExtra(encodeMcpResponse(kind.service, r.response, r.error), extra)
