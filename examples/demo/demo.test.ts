@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 async function run (script: string, timeoutMs: number): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return await new Promise(resolve => {
     // on timeout the demo gets SIGTERM, which makes it kill its children
-    execFile(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--conditions=axl-source', '--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : null), stdout, stderr })
     })
   })

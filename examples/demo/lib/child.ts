@@ -19,7 +19,7 @@ export class Child {
   private exitCode: number | null | undefined
 
   constructor (readonly name: string, script: string, args: string[]) {
-    this.process = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(`../${script}`, import.meta.url)), ...args], {
+    this.process = spawn(process.execPath, ['--conditions=axl-source', '--import', 'tsx', fileURLToPath(new URL(`../${script}`, import.meta.url)), ...args], {
       cwd: root, stdio: ['pipe', 'pipe', 'pipe']
     })
     this.process.stderr!.on('data', (d: Buffer) => { this.stderrTail = (this.stderrTail + d.toString()).slice(-4000) })

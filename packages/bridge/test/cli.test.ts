@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { call, closedPort, onCleanup, SEED1_IPV6, SEED1_KEY, SEED1_PEM } from './helpers.js'
 
-const BIN = fileURLToPath(new URL('../bin/axl-node.mjs', import.meta.url))
+const BIN = fileURLToPath(new URL('./helpers/axl-node-dev.mjs', import.meta.url))
 
 interface Proc { child: ChildProcess, out: () => string, err: () => string, exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
 

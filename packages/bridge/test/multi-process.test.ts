@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { call, closedPort, onCleanup, stubServer } from './helpers.js'
 
-const BIN = fileURLToPath(new URL('../bin/axl-node.mjs', import.meta.url))
+const BIN = fileURLToPath(new URL('./helpers/axl-node-dev.mjs', import.meta.url))
 
 interface NodeProc { child: ChildProcess, url: string, key: string, log: () => string, exited: Promise<number | null> }
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The axl-node launcher (bin of @axl/bridge). */
-export const AXL_NODE_BIN = fileURLToPath(new URL('../../bin/axl-node.mjs', import.meta.url))
+/** axl-node from source (test/helpers/axl-node-dev.mjs; the published bin runs dist/). */
+export const AXL_NODE_BIN = fileURLToPath(new URL('./axl-node-dev.mjs', import.meta.url))
 
 /** How long a process may take to print "Listening on" (tsx compiles the sources at first start). */
 const START_DEADLINE_MS = 20_000

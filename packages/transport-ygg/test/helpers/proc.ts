@@ -17,7 +17,7 @@ export class Proc {
   private exited: Promise<number | null>
 
   constructor (readonly name: string, script: string, args: string[]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, ['--conditions=axl-source', '--import', 'tsx', script, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192) })
     createInterface({ input: this.child.stdout! }).on('line', line => {
       let e: Record<string, unknown>
