@@ -1,7 +1,9 @@
 /**
- * Local-API protection AXL lacks (axl-reference §9.1): a Host header check against DNS rebinding and an
- * Origin / Sec-Fetch-Site check that refuses cross-site browser requests. Non-browser clients (curl,
- * Python requests, httpx) send neither Origin nor Sec-Fetch-Site and are unaffected.
+ * Local-API protection AXL lacks (axl-reference §9.1): a Host header check against DNS rebinding (applied
+ * to the authority of an absolute-form request target too, `POST http://evil.example/send HTTP/1.1`, which
+ * HTTP/1.1 says overrides Host) and an Origin / Sec-Fetch-Site check that refuses cross-site browser
+ * requests. Non-browser clients (curl, Python requests, httpx) send neither Origin nor Sec-Fetch-Site and
+ * are unaffected.
  */
 import type { IncomingMessage } from 'node:http'
 
@@ -19,6 +21,11 @@ export interface GuardOptions {
 
 /** Why a request was refused, or undefined when it may proceed. */
 export type GuardVerdict = undefined | { status: 403, message: string }
+
+const INVALID_HOST = { status: 403, message: 'Forbidden: invalid Host header (the API only answers to loopback names; see api_allowed_hosts)' } as const
+
+/** An absolute-form request target (`scheme://authority/path`); group 1 is the authority. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i
 
 /** Builds the per-request check. */
 export function requestGuard (opts: GuardOptions): (req: IncomingMessage) => GuardVerdict {
@@ -41,7 +48,10 @@ export function requestGuard (opts: GuardOptions): (req: IncomingMessage) => Gua
   return (req) => {
     if (!anyHost) {
       const host = (req.headers.host ?? '').toLowerCase()
-      if (!hosts.has(host)) return { status: 403, message: 'Forbidden: invalid Host header (the API only answers to loopback names; see api_allowed_hosts)' }
+      if (!hosts.has(host)) return INVALID_HOST
+      // The exact authority text (userinfo included), compared as the Host header is: no URL normalization.
+      const authority = ABSOLUTE_FORM.exec(req.url ?? '')?.[1]
+      if (authority !== undefined && !hosts.has(authority.toLowerCase())) return INVALID_HOST
     }
     if (anyOrigin) return undefined
     const origin = req.headers.origin
