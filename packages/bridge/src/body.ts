@@ -1,4 +1,8 @@
-/** Request bodies with a size cap checked before reading (Content-Length) and while reading (chunked), under a global byte budget. */
+/**
+ * Request bodies: a size cap checked before reading (Content-Length) and while reading (chunked), a global
+ * byte budget charged for the bytes that actually arrived (a declared Content-Length reserves nothing), and
+ * a deadline for the whole body.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
 /** A body was larger than allowed; `declared` when Content-Length said so before any byte was read. */
@@ -11,6 +15,13 @@ export class BodyTooLargeError extends Error {
 /** The bridge's budget for request bodies held in memory at once was exhausted. */
 export class BodyBudgetError extends Error {
   constructor (readonly limit: number) { super(`too many request bytes in flight (limit ${limit} bytes); retry later`) }
+}
+
+/** The body did not complete within the body deadline. */
+export class BodyTimeoutError extends Error {
+  constructor (readonly deadlineMs: number, readonly received: number, readonly declared: number | undefined) {
+    super(`the request body did not arrive within ${deadlineMs} ms (${received} of ${declared === undefined ? 'an unknown number of' : declared} bytes received)`)
+  }
 }
 
 /** The body ended early (client went away). */
@@ -33,7 +44,7 @@ export class ByteBudget {
   give (n: number): void { this.used = Math.max(0, this.used - n) }
 }
 
-/** Bytes one request holds from the budget; released when its response closes. */
+/** Bytes one request holds from the budget; released when its body is dropped or its response closes. */
 export class BodyLease {
   private held = 0
   constructor (readonly budget: ByteBudget) {}
@@ -54,6 +65,8 @@ export interface ReadBodyOptions {
   lease: BodyLease
   /** Send `100 Continue` first (the client sent `Expect: 100-continue`). */
   expectContinue: boolean
+  /** The whole body must arrive within this many ms of the first read (0: no deadline). */
+  deadlineMs: number
 }
 
 /** The declared Content-Length, or undefined (chunked / absent). */
@@ -64,18 +77,24 @@ export function declaredLength (req: IncomingMessage): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined
 }
 
-/** Read the whole body; rejects with BodyTooLargeError (before reading when Content-Length is too big), BodyBudgetError or BodyAbortedError. */
+/**
+ * Read the whole body; rejects with BodyTooLargeError (before reading when Content-Length is too big),
+ * BodyBudgetError (the bytes received do not fit the shared budget), BodyTimeoutError or BodyAbortedError.
+ * The lease is charged chunk by chunk as bytes arrive, so a declared but unsent body holds nothing.
+ */
 export async function readBody (req: IncomingMessage, res: ServerResponse, opts: ReadBodyOptions): Promise<Buffer> {
   const { limit, lease } = opts
   const declared = declaredLength(req)
   if (declared !== undefined && declared > limit) throw new BodyTooLargeError(declared, limit, true)
-  if (declared !== undefined && !lease.take(declared)) throw new BodyBudgetError(lease.budget.max)
   if (opts.expectContinue) res.writeContinue()
   if (declared === 0 || req.readableEnded) return Buffer.alloc(0)
   return await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let total = 0
+    const timer = opts.deadlineMs > 0 ? setTimeout(() => { done(new BodyTimeoutError(opts.deadlineMs, total, declared)) }, opts.deadlineMs) : undefined
+    timer?.unref()
     const done = (err?: Error): void => {
+      clearTimeout(timer)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onError)
@@ -85,7 +104,7 @@ export async function readBody (req: IncomingMessage, res: ServerResponse, opts:
     const onData = (c: Buffer): void => {
       total += c.byteLength
       if (total > limit) { done(new BodyTooLargeError(total, limit, false)); return }
-      if (declared === undefined && !lease.take(c.byteLength)) { done(new BodyBudgetError(lease.budget.max)); return }
+      if (!lease.take(c.byteLength)) { done(new BodyBudgetError(lease.budget.max)); return }
       chunks.push(c)
     }
     const onEnd = (): void => { done() }

@@ -106,6 +106,16 @@ export interface NodeConfig {
   apiAllowedHosts: string[]
   /** Browser origins allowed to call the API (default none). */
   apiAllowedOrigins: string[]
+  /** HTTP connections open at once; past it the longest-idle one is closed (default 1024). */
+  apiMaxConnections: number
+  /** Request-body bytes in memory across all requests, charged as they arrive (default 256 MiB). */
+  apiMaxBodyBytesInFlight: number
+  /** A request body must complete within this many seconds, else 408 (default 30; 0: none). */
+  apiBodyTimeoutSecs: number
+  /** A complete request header must arrive within this many seconds of connecting, else 408 (default 10; 0: none). */
+  apiHeadersTimeoutSecs: number
+  /** Idle keep-alive connections are closed after this many seconds (default 5; 0: never). */
+  apiKeepaliveTimeoutSecs: number
   /** Most MCP sessions remembered by /mcp. */
   mcpSessionsMax: number
   /** Idle lifetime of an MCP session, seconds. */
@@ -150,6 +160,11 @@ export const DEFAULT_CONFIG: Readonly<Omit<NodeConfig, 'warnings' | 'path' | 'pr
   topologyRootParent: 'empty',
   apiAllowedHosts: [],
   apiAllowedOrigins: [],
+  apiMaxConnections: 1024,
+  apiMaxBodyBytesInFlight: 256 * 1024 * 1024,
+  apiBodyTimeoutSecs: 30,
+  apiHeadersTimeoutSecs: 10,
+  apiKeepaliveTimeoutSecs: 5,
   mcpSessionsMax: 1024,
   mcpSessionTtlSecs: 3600,
   mcpServices: []
@@ -380,6 +395,11 @@ const KEYS: Record<string, Setter> = {
   },
   api_allowed_hosts: hosts('apiAllowedHosts'),
   api_allowed_origins: hosts('apiAllowedOrigins'),
+  api_max_connections: (c, v, k) => { c.apiMaxConnections = int(v, k, 1, 1_000_000) },
+  api_max_body_bytes_in_flight: count('apiMaxBodyBytesInFlight'),
+  api_body_timeout_secs: seconds('apiBodyTimeoutSecs'),
+  api_headers_timeout_secs: seconds('apiHeadersTimeoutSecs'),
+  api_keepalive_timeout_secs: seconds('apiKeepaliveTimeoutSecs'),
   mcp_sessions_max: count('mcpSessionsMax', 10_000_000),
   mcp_session_ttl_secs: seconds('mcpSessionTtlSecs'),
   mcp_services: (c, v, k, o) => { c.mcpServices = mcpServices(v, k, o) },

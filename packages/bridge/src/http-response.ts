@@ -14,6 +14,16 @@ export function httpError (res: ServerResponse, status: number, message: string,
   res.end(body)
 }
 
+/**
+ * The bytes of a complete Go-style http.Error answer with `Connection: close`, for writing straight to a
+ * socket that has no ServerResponse (a connection refused or timed out before its request was parsed).
+ */
+export function rawHttpError (status: number, reason: string, message: string): string {
+  const body = message + '\n'
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+}
+
 /** A 200 with a body and content type. */
 export function sendBody (res: ServerResponse, status: number, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): void {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body

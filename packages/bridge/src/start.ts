@@ -46,6 +46,11 @@ export function timeoutMs (secs: number): number {
   return secs === 0 ? NO_TIMEOUT_MS : Math.min(NO_TIMEOUT_MS, Math.round(secs * 1000))
 }
 
+/** Seconds to ms for the HTTP API's deadlines, where createBridge() itself reads 0 as "none". */
+function apiTimeoutMs (secs: number): number {
+  return Math.min(NO_TIMEOUT_MS, Math.round(secs * 1000))
+}
+
 /** The node limits a config asks for. */
 export function limitsFromConfig (c: NodeConfig): Partial<Limits> {
   return {
@@ -142,6 +147,11 @@ export async function startNode (config: NodeConfig, opts: StartNodeOptions = {}
       rootParent: config.topologyRootParent,
       requestTimeoutMs: requestMs,
       maxRecvWaitMs: timeoutMs(config.recvMaxWaitSecs),
+      maxBodyBytesInFlight: config.apiMaxBodyBytesInFlight,
+      maxConnections: config.apiMaxConnections,
+      bodyTimeoutMs: apiTimeoutMs(config.apiBodyTimeoutSecs),
+      headersTimeoutMs: apiTimeoutMs(config.apiHeadersTimeoutSecs),
+      keepAliveTimeoutMs: apiTimeoutMs(config.apiKeepaliveTimeoutSecs),
       mcpSessions: { max: config.mcpSessionsMax, ttlMs: timeoutMs(config.mcpSessionTtlSecs) },
       log: opts.log
     })
