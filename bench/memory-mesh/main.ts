@@ -3,7 +3,8 @@
  * One-way 1 KiB messages/s and request round trips through the in-memory mesh, beside a plain in-process
  * async call chain doing the same hand-off (the ceiling). Last line: one JSON object.
  */
-import { createNode, MemoryNetwork, encodeMcpRequest } from '@axl/core'
+import { createNode, MemoryNetwork } from '@axl/core'
+import { encodeMcpRequest } from '@axl/core/wire'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({

@@ -14,8 +14,8 @@
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Sim, graphs, prng, bfs } from '../../packages/transport-ygg/test/helpers/sim.js'
-import { keyStr } from '../../packages/transport-ygg/src/crypto.js'
+import { Sim, graphs, prng, bfs } from '@axl/transport-ygg/testing'
+import { keyStr } from '@axl/transport-ygg/overlay'
 
 function arg (name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`)

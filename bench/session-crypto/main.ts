@@ -21,12 +21,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { identityFromSeed } from '@axl/core'
 import {
   BoxKey, boxOpen, boxPrecompute, boxPrivateKey, boxPublicKey, cipherBackend, edPrivateToX25519, edPublicToX25519,
-  newBoxKeys, nonceForCounter, sealParts, setCipherBackend, useSodium, x25519
-} from '../../packages/transport-ygg/src/session/crypto.js'
-import { wasmBackend } from '../../packages/transport-ygg/src/session/sodium.js'
-import { decryptInit, encryptInit } from '../../packages/transport-ygg/src/session/messages.js'
-import { SessionManager } from '../../packages/transport-ygg/src/session/session.js'
-import { VirtualClock } from '../../packages/transport-ygg/src/clock.js'
+  newBoxKeys, nonceForCounter, sealParts, setCipherBackend, useSodium, x25519, wasmBackend, decryptInit, encryptInit, SessionManager
+} from '@axl/transport-ygg/session'
+import { VirtualClock } from '@axl/transport-ygg/testing'
 
 function arg (name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`)

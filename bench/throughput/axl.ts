@@ -6,7 +6,8 @@
  *    given peer (announced over IPC with expectRaw) bypass the node's frame reader and go to a byte sink.
  *    The sender side is the public node.dial() → MeshStream. This is the transport's ceiling.
  */
-import { createNode, encodeMcpRequest, generateIdentity, type AxlNode, type Identity, type MeshComponents, type MeshStream, type PeerId } from '@axl/core'
+import { createNode, generateIdentity, type AxlNode, type Identity, type MeshComponents, type MeshStream, type PeerId } from '@axl/core'
+import { encodeMcpRequest } from '@axl/core/wire'
 import { ygg, type YggMesh } from '@axl/transport-ygg'
 import { performance } from 'node:perf_hooks'
 import { sleep, timeRoundTrips } from './util.js'

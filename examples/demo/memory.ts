@@ -3,10 +3,8 @@
  * and making a request. Run it with `pnpm demo:memory` (or `npx tsx examples/demo/memory.ts`).
  * `pnpm demo` (main.ts) runs the same ideas over the real overlay, in separate processes.
  */
-import {
-  createNode, MemoryNetwork, RefusedError, UnreachableError,
-  encodeMcpRequest, decodeMcpResponse, type AxlNode
-} from '@axl/core'
+import { createNode, MemoryNetwork, RefusedError, UnreachableError, type AxlNode } from '@axl/core'
+import { encodeMcpRequest, decodeMcpResponse } from '@axl/core/wire'
 
 const te = new TextEncoder()
 const td = new TextDecoder()

@@ -5,7 +5,8 @@
  * that is not JSON is reported at once as an error (AXL stays silent and the caller waits 30 s).
  */
 import http from 'node:http'
-import { compactJson, type A2aHandler, type AxlNode, type EnvelopeReply } from '@axl/core'
+import { type A2aHandler, type AxlNode, type EnvelopeReply } from '@axl/core'
+import { compactJson } from '@axl/core/wire'
 import { HttpCallError, httpCall } from './http-client.js'
 
 /** Options of the A2A forwarder. */

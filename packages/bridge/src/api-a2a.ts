@@ -1,5 +1,6 @@
 /** /a2a/{peer_id} (axl-reference §3.5): GET fetches the remote agent card, POST relays an A2A JSON-RPC request. */
-import { compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest, parsePeerId, type PeerId } from '@axl/core'
+import { parsePeerId, type PeerId } from '@axl/core'
+import { compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
 import { bodyOrReply, type ApiRequest } from './api-context.js'
 import { httpError, sendBody } from './http-response.js'
 import { relayRequest } from './mesh-errors.js'

@@ -2,7 +2,8 @@
  * /mcp/{peer_id}/{service} (axl-reference §3.4): one JSON-RPC request to a remote MCP service, AXL's
  * statuses and session handling; sessions are bounded, expire, and are bound to the endpoint.
  */
-import { decodeMcpResponse, encodeMcpRequest, parsePeerId, type PeerId } from '@axl/core'
+import { parsePeerId, type PeerId } from '@axl/core'
+import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
 import { bodyOrReply, type ApiRequest } from './api-context.js'
 import { headerValue } from './api-send.js'
 import { goJsonString, httpError, sendBody, sendEmpty } from './http-response.js'

@@ -4,7 +4,7 @@
  * keys match case-insensitively and the last occurrence wins. The id is kept as raw JSON text so big
  * integers keep every digit (Go turns them into float64).
  */
-import { compactJson } from '@axl/core'
+import { compactJson } from '@axl/core/wire'
 
 /** The probed fields of a JSON-RPC body. */
 export interface JsonRpcProbe {

@@ -4,7 +4,8 @@
  * answered at once (no 30 s silence when the router gives neither), and `from_peer_id` is the full key.
  */
 import http from 'node:http'
-import { MalformedEnvelopeError, compactJson, decodeMcpResponse, type AxlNode, type EnvelopeReply, type McpHandler, type PeerId } from '@axl/core'
+import { MalformedEnvelopeError, type AxlNode, type EnvelopeReply, type McpHandler, type PeerId } from '@axl/core'
+import { compactJson, decodeMcpResponse } from '@axl/core/wire'
 import type { McpPort } from '@axl/router-mcp'
 import { goJsonString } from './http-response.js'
 import { HttpCallError, httpCall } from './http-client.js'

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { HjsonSyntaxError } from '../src/errors.js'
 import { parseHjson, type HjsonValue } from '../src/hjson.js'
-import { prng } from '../../transport-ygg/test/helpers/prng.js'
+import { prng } from '@axl/transport-ygg/testing'
 
 interface HjsonModule {
   parse: (text: string) => unknown

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Topology } from '@axl/core'
-import { McpSessions, parseArgs, topologyJson, UsageError } from '../src/index.js'
+import { parseArgs, UsageError } from '../src/cli-entry.js'
+import { McpSessions, topologyJson } from '../src/internals.js'
 import { cleanPath } from '../src/go-path.js'
 import { probeJsonRpc } from '../src/jsonrpc-probe.js'
 import { goJsonString } from '../src/http-response.js'

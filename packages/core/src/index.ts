@@ -1,6 +1,11 @@
 import './polyfill.js'
 
-// -- node, mesh, streams (lead) --
+/**
+ * `@axl/core`: createNode() and the node API, the Mesh contract transports implement, identities, peer ids and
+ * Yggdrasil addresses, limits, errors and the in-memory mesh. AXL's wire codecs (frames, MCP/A2A envelopes) are
+ * under `@axl/core/wire`; the in-memory mesh also under `@axl/core/memory`.
+ */
+// Node, mesh, streams
 export { createNode } from './node.js'
 export type { AxlNode, CreateNodeOptions, NodeComponents, ServiceFactory, SendOptions, NodeStats, MessageMatcher, MessageHandler, NodeEvents, RequestContext, EnvelopeReply, McpRequest, A2aRequest, McpHandler, A2aHandler } from './node.js'
 export type { Mesh, MeshChannel, MeshDialOptions, MeshEvent, MeshComponents, TransportFactory, Topology, TopologyPeer, TreeEntry } from './mesh.js'
@@ -8,7 +13,6 @@ export { MAX_PROTOCOL_NAME_BYTES } from './protocols.js'
 export type { ProtocolHandler, ProtocolOptions, ProtocolContext } from './protocols.js'
 export { MeshStream, createMeshStream } from './stream.js'
 export type { StreamSink, StreamStatus, MeshStreamInit, StreamController } from './stream.js'
-export { FrameReader, writeFrame } from './frame-io.js'
 export { Inbox } from './inbox.js'
 export type { InboundMessage, InboxStats } from './inbox.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
@@ -18,8 +22,7 @@ export type { WaitOptions } from './deadline.js'
 export { MemoryNetwork } from './memory/network.js'
 export type { MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './memory/network.js'
 export * from './errors.js'
-// -- identity, peer ids, addresses, framing, envelopes (appended below) --
-// -- identity, peer ids, addresses (identity engineer: peer-id.ts, address.ts, identity.ts) --
+// Identity, peer ids, Yggdrasil addresses
 export { parsePeerId, isPeerId, peerIdFromBytes, peerIdToBytes, PUBLIC_KEY_LENGTH } from './peer-id.js'
 export type { PeerId } from './peer-id.js'
 export {
@@ -31,19 +34,6 @@ export {
   verify, publicKeyObject, SEED_LENGTH, SIGNATURE_LENGTH, PUBLIC_KEY_CACHE_SIZE
 } from './identity.js'
 export type { Identity, SaveIdentityOptions } from './identity.js'
-export { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from './ed25519-der.js'
-// -- end identity block --
-// -- framing, envelopes (envelope engineer: framing.ts, envelope.ts, json-raw.ts) --
-export {
-  FRAME_HEADER_BYTES, DEFAULT_MAX_MESSAGE_SIZE, MAX_FRAME_LENGTH, EAGER_ALLOCATION_LIMIT, frameHeader, encodeFrame, FrameDecoder
-} from './framing.js'
-export type { FrameDecoderOptions } from './framing.js'
-export {
-  encodeMcpRequest, encodeA2aRequest, encodeA2aAgentCardRequest, encodeMcpResponse, encodeA2aResponse,
-  classifyFrame, decodeMcpResponse, decodeA2aResponse
-} from './envelope.js'
-export type {
-  RawJson, McpRequestEnvelope, A2aRequestEnvelope, InboundFrame, McpResponseEnvelope, A2aResponseEnvelope
-} from './envelope.js'
-export { compactJson, quoteJsonString, MAX_JSON_DEPTH } from './json-raw.js'
-// -- end framing/envelope block --
+// Envelope shapes a handler sees (the codecs are in @axl/core/wire)
+export { DEFAULT_MAX_MESSAGE_SIZE } from './framing.js'
+export type { RawJson, McpRequestEnvelope, A2aRequestEnvelope, McpResponseEnvelope, A2aResponseEnvelope } from './envelope.js'

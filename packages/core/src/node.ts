@@ -1,6 +1,6 @@
 import './polyfill.js'
 import { setMaxListeners } from 'node:events'
-import { AxlError, FrameTooLargeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnsupportedProtocolError } from './errors.js'
+import { AxlError, FrameTooLargeError, MalformedEnvelopeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnsupportedProtocolError } from './errors.js'
 import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type WaitOptions } from './deadline.js'
 import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
 import { FrameReader, writeFrame } from './frame-io.js'
@@ -151,7 +151,11 @@ export interface AxlNode<S extends Record<string, unknown> = Record<string, unkn
    * handler that throws is logged (`axl:node`); the message is then dropped. Returns the unregister function.
    */
   handleMessages: (match: MessageMatcher, handler: MessageHandler) => () => void
-  /** One request frame, one reply frame, over one stream, with a deadline (default limits.requestTimeoutMs). */
+  /**
+   * One MCP or A2A request envelope (`@axl/core/wire`'s encoders), one reply envelope, over one stream, with a
+   * deadline (default limits.requestTimeoutMs). Anything else is refused before it is sent, with
+   * MalformedEnvelopeError: a raw frame gets no reply from an AXL node (it is queued as a message), so use send().
+   */
   request: (peer: PeerId | string, frame: Uint8Array, opts?: WaitOptions) => Promise<Uint8Array>
   /**
    * Register a handler, replacing any previous one for the same name; returns an unregister function.
@@ -442,13 +446,16 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.assertRunning()
     const to = parsePeerId(peer)
     if (frame.byteLength > this.maxMessageSize) throw new MessageTooLargeError(frame.byteLength, this.maxMessageSize)
+    // Only envelopes get an answer (AXL queues anything else as a message and answers nothing): refuse the rest here.
+    if (classifyFrame(frame, { mcp: true, a2a: true }).kind === 'raw') {
+      throw new MalformedEnvelopeError('request() takes an MCP or A2A request envelope (see @axl/core/wire); for a raw message use send()')
+    }
     const scope = this.fast(opts) ? undefined : this.scope(opts, `request to ${to}`)
     try {
-      // Envelopes always get an answer, so their stream can be reused; a raw frame gets none (half-close it).
-      const reuse = classifyFrame(frame, { mcp: true, a2a: true }).kind !== 'raw'
+      // Envelopes always get an answer, so their stream is kept for the next request (reuse).
       const reply = scope === undefined
-        ? await this.exchangeFast(to, frame, this.maxMessageSize, `request to ${to}`, reuse)
-        : await this.exchange(to, frame, scope.signal, this.maxMessageSize, reuse)
+        ? await this.exchangeFast(to, frame, this.maxMessageSize, `request to ${to}`, true)
+        : await this.exchange(to, frame, scope.signal, this.maxMessageSize, true)
       if (reply === null) throw new ProtocolError(`peer ${to} closed the stream without answering`)
       const refusal = parseRefusal(reply)
       if (refusal !== undefined && !isEnvelopeReply(reply)) {

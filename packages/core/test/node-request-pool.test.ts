@@ -3,6 +3,7 @@
  * connection): fewer connection setups, and correct recovery when a kept stream went stale.
  */
 import { describe, expect, it } from 'vitest'
+import { MalformedEnvelopeError } from '../src/errors.js'
 import { encodeMcpRequest, decodeMcpResponse } from '../src/envelope.js'
 import { network, node } from './node-helpers.js'
 
@@ -22,14 +23,14 @@ describe('request() stream reuse', () => {
     expect(net.stats.streams).toBe(1)
   })
 
-  it('raw (non-envelope) requests are not kept: each gets a fresh, half-closed stream', async () => {
+  it('a raw (non-envelope) frame is refused by request() before anything is sent: MalformedEnvelopeError, use send()', async () => {
     const net = network()
     const a = await node(net)
     const b = await node(net)
-    await expect(a.request(b.peerId, new Uint8Array([1, 2, 3]))).rejects.toThrow(/closed the stream without answering/)
-    await expect(a.request(b.peerId, new Uint8Array([4]))).rejects.toThrow(/closed the stream without answering/)
-    expect(net.stats.streams).toBe(2)
-    expect(b.stats.inbox.queued).toBe(2)
+    await expect(a.request(b.peerId, new Uint8Array([1, 2, 3]))).rejects.toThrow(MalformedEnvelopeError)
+    await expect(a.request(b.peerId, new TextEncoder().encode('{"not":"an envelope"}'))).rejects.toThrow(/for a raw message use send\(\)/)
+    expect(net.stats.streams).toBe(0)
+    expect(b.stats.inbox.queued).toBe(0)
   })
 
   it('a kept stream the remote lost (restart) is replaced transparently', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { AbortError, AxlError, MessageTooLargeError, NotStartedError, ProtocolError, TimeoutError } from '../src/errors.js'
+import { AbortError, AxlError, MalformedEnvelopeError, MessageTooLargeError, NotStartedError, TimeoutError } from '../src/errors.js'
 import {
   decodeA2aResponse, decodeMcpResponse, encodeA2aAgentCardRequest, encodeA2aRequest, encodeMcpRequest
 } from '../src/envelope.js'
@@ -152,13 +152,12 @@ describe('request(): MCP', () => {
     await expect(a.request(b.peerId, encodeMcpRequest('s', {}))).rejects.toBeInstanceOf(MessageTooLargeError)
   })
 
-  it('a raw (non-envelope) frame gets no answer: ProtocolError at once, not a hang; it is queued', async () => {
+  it('a raw (non-envelope) frame is refused locally with MalformedEnvelopeError (it would get no answer); nothing reaches the peer', async () => {
     const net = network()
     const a = await node(net); const b = await node(net)
     const r = await timed(a.request(b.peerId, text('just bytes')))
-    expect(r.error).toBeInstanceOf(ProtocolError)
-    expect(r.ms).toBeLessThan(1000)
-    expect(b.recv()?.data).toEqual(text('just bytes'))
+    expect(r.error).toBeInstanceOf(MalformedEnvelopeError)
+    expect(b.recv()).toBeUndefined()
   })
 
   it('the remote stopping mid-request fails the caller promptly; the handler signal fires', async () => {

@@ -1,6 +1,5 @@
-import {
-  MalformedEnvelopeError, encodeA2aAgentCardRequest, encodeA2aRequest, parsePeerId, type AxlNode, type PeerId
-} from '@axl/core'
+import { MalformedEnvelopeError, parsePeerId, type AxlNode, type PeerId } from '@axl/core'
+import { encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
 import { exchange } from './client.js'
 import { A2aUrlError } from './errors.js'
 

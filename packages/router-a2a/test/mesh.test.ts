@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { Role, type Message, type SendMessageRequest } from '@a2a-js/sdk'
 import { AgentEvent, type AgentExecutor } from '@a2a-js/sdk/server'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
-import {
-  MemoryNetwork, TimeoutError, createNode, decodeA2aResponse, encodeA2aRequest, type AxlNode, type PeerId
-} from '@axl/core'
+import { MemoryNetwork, TimeoutError, createNode, type AxlNode, type PeerId } from '@axl/core'
+import { decodeA2aResponse, encodeA2aRequest } from '@axl/core/wire'
 import { mcp, type McpRouter } from '@axl/router-mcp'
 import {
   A2aRemoteError, A2aRpcError, A2aUrlError, STREAMING_NOT_SUPPORTED, a2a, callerPeerId, pythonJsonDumps,

@@ -3,7 +3,8 @@
  * envelope, one envelope back. `McpRouter` uses it for `call()`/`callRaw()`, `MeshClientTransport` needs only
  * its `McpCaller` shape, and a node without the router can use it alone: `new McpClient(node).call(peer, ...)`.
  */
-import { decodeMcpResponse, encodeMcpRequest, parsePeerId, type AxlNode, type PeerId, type RawJson, type WaitOptions } from '@axl/core'
+import { parsePeerId, type AxlNode, type PeerId, type RawJson, type WaitOptions } from '@axl/core'
+import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
 import { RouterErrorCode } from './error-codes.js'
 import { errorResponse, parseInbound, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js'
 

@@ -2,10 +2,8 @@
  * The MCP router: a registry of services on a node, the inbound dispatch of MCP envelopes to them, and the
  * client side (call a remote service, or get an MCP SDK Transport to one).
  */
-import {
-  AxlError, NotStartedError, TimeoutError, encodeMcpResponse, parsePeerId, withDeadline,
-  type AxlNode, type EnvelopeReply, type NodeComponents, type PeerId, type RawJson, type RequestContext
-} from '@axl/core'
+import { AxlError, NotStartedError, TimeoutError, parsePeerId, withDeadline, type AxlNode, type EnvelopeReply, type NodeComponents, type PeerId, type RawJson, type RequestContext } from '@axl/core'
+import { encodeMcpResponse } from '@axl/core/wire'
 import { setMaxListeners } from 'node:events'
 import type { Backend, CallContext, ServiceKind, ServiceStatus } from './backend.js'
 import { RouterErrorCode } from './error-codes.js'

@@ -8,7 +8,8 @@
  */
 import { Buffer } from 'node:buffer'
 import { createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto'
-import { ConfigError, ed25519PrivateKeyDer, ed25519PublicKeyDer } from '@axl/core'
+import { ConfigError } from '@axl/core'
+import { ed25519PrivateKeyDer, ed25519PublicKeyDer } from '@axl/core/wire'
 
 /** Something that holds an ed25519 private key: its public key and a signing function. */
 export interface Signer {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { InvalidKeyError, MessageTooLargeError } from '@axl/core'
-import { Sim, graphs, prng } from './helpers/sim.js'
+import { Sim, graphs, prng } from '../src/testing/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { VirtualClock } from '../src/clock.js'
 import { Overlay } from '../src/network/overlay.js'

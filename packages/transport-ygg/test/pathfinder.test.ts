@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Sim, graphs } from './helpers/sim.js'
+import { Sim, graphs } from '../src/testing/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { VirtualClock } from '../src/clock.js'
 import { Overlay } from '../src/network/overlay.js'

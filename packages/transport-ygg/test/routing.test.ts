@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Sim, graphs, prng, bfs } from './helpers/sim.js'
+import { Sim, graphs, prng, bfs } from '../src/testing/sim.js'
 import { attachRawPeer } from './helpers/raw-peer.js'
 import { treeDist, nextHop } from '../src/network/routing.js'
 import { VirtualClock } from '../src/clock.js'

@@ -34,7 +34,7 @@ import {
 } from '../src/session/messages.js'
 import { ReplayWindow } from '../src/session/replay.js'
 import { readUvarint } from '../src/network/uvarint.js'
-import { prng } from './helpers/prng.js'
+import { prng } from '../src/testing/prng.js'
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')

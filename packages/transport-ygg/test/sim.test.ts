@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Sim, graphs, prng, type Graph } from './helpers/sim.js'
+import { Sim, graphs, prng, type Graph } from '../src/testing/sim.js'
 import type { Traffic } from '../src/network/wire.js'
 import type { TrafficEventKind } from '../src/network/router.js'
 

@@ -2,12 +2,12 @@
  * Test/benchmark harness: many Overlay nodes on in-memory PeerConn pairs and one shared VirtualClock.
  */
 import { createHash } from 'node:crypto'
-import { VirtualClock } from '../../src/clock.js'
-import { peerConnPair, type PeerConn } from '../../src/network/peer-conn.js'
-import { Overlay, type OverlayOptions } from '../../src/network/overlay.js'
-import { ed25519Signer, INSECURE_simulationCrypto, keyStr, type Signer, type VerifyFn } from '../../src/crypto.js'
-import type { TrafficEventKind } from '../../src/network/router.js'
-import type { Traffic } from '../../src/network/wire.js'
+import { VirtualClock } from '../clock.js'
+import { peerConnPair, type PeerConn } from '../network/peer-conn.js'
+import { Overlay, type OverlayOptions } from '../network/overlay.js'
+import { ed25519Signer, INSECURE_simulationCrypto, keyStr, type Signer, type VerifyFn } from '../crypto.js'
+import type { TrafficEventKind } from '../network/router.js'
+import type { Traffic } from '../network/wire.js'
 import { prng } from './prng.js'
 export { prng }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { ed25519PrivateKeyDer } from '@axl/core'
+import { ed25519PrivateKeyDer } from '@axl/core/wire'
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url))
 const BINARY = join(root, '.tools', 'bin', 'ygg-go-peer')
