@@ -6,3 +6,5 @@ export { isGossipFrame, encodeFrame, decodeFrame, MAX_TOPIC_LENGTH, MAX_MSG_ID_L
 export type { WireMessage, WireControl, WireFrame, DecodeBounds } from './wire.js'
 export { signedBytes, signMessage, verifyMessage } from './signing.js'
 export { MalformedGossipError, RateLimitedError, InvalidTopicError } from './errors.js'
+export { convergecast, treeFromTopology, isConvergecastFrame } from './convergecast.js'
+export type { Convergecast, ConvergecastOptions, ConvergecastServiceOptions, ConvergecastResult, ConvergecastStats, TreePosition } from './convergecast.js'
