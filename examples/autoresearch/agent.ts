@@ -5,7 +5,7 @@
  * result is broadcast to the swarm and written as a JSON line for the launcher.
  *
  * Flags: --name a01 --relay tcp://127.0.0.1:N --relay-key <hex> --seed 1 --macs 60e6 --eval-chars 4096
- *        --experiments 0 (0 = until stopped) --margin 0.01
+ *        --experiments 0 (0 = until stopped) --margin 0.01 --corpus <path> (default corpus.txt here)
  */
 import { createNode, generateIdentity, type PeerId } from '@axl/core'
 import { ygg } from '@axl/transport-ygg'
@@ -30,7 +30,7 @@ const evalChars = Number(flag('eval-chars', String(DEFAULT_EVAL_CHARS)))
 const maxExperiments = Number(flag('experiments', '0'))
 const margin = Number(flag('margin', '0.01'))
 
-const corpus = loadCorpus()
+const corpus = loadCorpus(process.argv.includes('--corpus') ? flag('corpus') : undefined)
 const research = new Research(name, seed, { margin })
 const stop = new AbortController()
 const node = await createNode({ identity: await generateIdentity(), transport: ygg({ peers: [flag('relay')] }) })

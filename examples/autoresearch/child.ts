@@ -20,11 +20,15 @@ export class Child {
   private stderrTail = ''
   private exitCode: number | null | undefined
 
-  /** Spawn `script` (a file of this folder) with `args`; `onEvent` sees every event line. */
-  constructor (readonly name: string, script: string, args: string[], onEvent?: (e: ChildEvent) => void) {
-    this.process = spawn(process.execPath, ['--conditions=axl-source', '--import', 'tsx', fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], {
-      cwd: root, stdio: ['pipe', 'pipe', 'pipe']
-    })
+  /**
+   * Spawn `script` with `args`: a `.ts` file of this folder runs through tsx, an absolute `.mjs` path (a bundle,
+   * see build.ts) runs with plain node and `env`. `onEvent` sees every event line.
+   */
+  constructor (readonly name: string, script: string, args: string[], onEvent?: (e: ChildEvent) => void, env?: NodeJS.ProcessEnv) {
+    const argv = script.endsWith('.mjs')
+      ? [script, ...args]
+      : ['--conditions=axl-source', '--import', 'tsx', fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args]
+    this.process = spawn(process.execPath, argv, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env })
     if (onEvent !== undefined) this.listeners.add(onEvent)
     this.process.stderr!.on('data', (d: Buffer) => { this.stderrTail = (this.stderrTail + d.toString()).slice(-4000) })
     this.process.stdin!.on('error', (err) => { this.stderrTail += `\n(stdin: ${err.message})` }) // the process may be gone

@@ -31,8 +31,8 @@ export function makeCorpus (text: string, valFraction = 0.1): Corpus {
 }
 
 let cached: Corpus | undefined
-/** The corpus shipped with the example (corpus.txt), loaded once. */
-export function loadCorpus (): Corpus {
-  cached ??= makeCorpus(readFileSync(new URL('./corpus.txt', import.meta.url), 'latin1'))
+/** The corpus shipped with the example (corpus.txt next to this file, or `path`), loaded once. */
+export function loadCorpus (path?: string): Corpus {
+  cached ??= makeCorpus(readFileSync(path ?? new URL('./corpus.txt', import.meta.url), 'latin1'))
   return cached
 }
