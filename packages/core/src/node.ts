@@ -1,6 +1,6 @@
 import './polyfill.js'
 import { setMaxListeners } from 'node:events'
-import { AxlError, FrameTooLargeError, MalformedEnvelopeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnsupportedProtocolError } from './errors.js'
+import { AxlError, FrameTooLargeError, MalformedEnvelopeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnreachableError, UnsupportedProtocolError } from './errors.js'
 import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type WaitOptions } from './deadline.js'
 import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
 import { FrameReader, writeFrame } from './frame-io.js'
@@ -415,7 +415,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     try {
       return await this.mesh.dial(to, { signal: scope.signal })
     } catch (err) {
-      throw scope.signal.aborted ? abortReason(scope.signal) : err
+      throw scope.signal.aborted && !(err instanceof UnreachableError) ? abortReason(scope.signal) : err
     } finally { scope.done() }
   }
 
@@ -556,7 +556,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       return reply
     } catch (err) {
       stream?.abort(err instanceof Error ? err : String(err))
-      if (signal.aborted) throw abortReason(signal)
+      // The transport's UnreachableError says more than the deadline that cut it short (e.g. no link is up).
+      if (signal.aborted && !(err instanceof UnreachableError)) throw abortReason(signal)
       throw err
     } finally {
       signal.removeEventListener('abort', onAbort)

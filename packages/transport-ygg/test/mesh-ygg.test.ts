@@ -49,6 +49,18 @@ describe('ygg() over memory links', () => {
     expect(Date.now() - t0).toBeLessThan(5000)
   }, 20_000)
 
+  it('with the relay down, send() with a short deadline fails with UnreachableError saying no link is up (not a bare TimeoutError)', async () => {
+    const relay = `memory://relay-${randomBytes(4).toString('hex')}`
+    const p = await start('P', { listen: [relay] })
+    const a = await start('A', { peers: [relay] })
+    const b = await start('B', { peers: [relay] })
+    await p.node.stop()
+    // A's link to P is down once P stopped; B's key is known to A only as a peer id.
+    const err = await a.node.send(b.node.peerId, new Uint8Array(1), { timeoutMs: 1000 }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(UnreachableError)
+    expect((err as Error).message).toMatch(/no link up \(its configured peers are down\)/)
+  }, 20_000)
+
   it('drops (and counts) IPv6 packets whose source address is not the sending session\'s key', async () => {
     const relay = `memory://relay-${randomBytes(4).toString('hex')}`
     await start('P', { listen: [relay] })

@@ -249,6 +249,13 @@ export class YggMesh implements Mesh {
     try {
       conn = await this.tcp.connect(address, port, { ...(opts.signal !== undefined ? { signal: opts.signal } : {}), timeoutMs })
     } catch (err) {
+      // With no link up, no deadline could have helped: say so (UnreachableError), not just that time ran out —
+      // whether our connect timeout or the caller's deadline (a signal aborted with a TimeoutError) ran out.
+      const timedOut = err instanceof TimeoutError || (opts.signal?.aborted === true && opts.signal.reason instanceof TimeoutError)
+      if (timedOut && !this.links.peers().some(l => l.up)) {
+        const why = this.links.peers().some(l => l.configured) ? 'its configured peers are down' : 'no peers configured and none connected'
+        throw new UnreachableError(peer, `this node has no link up (${why})`, { cause: err })
+      }
       if (err instanceof AbortError || opts.signal?.aborted === true) throw err
       if (opts.channel === 'protocols' && err instanceof ConnectionRefusedError) {
         throw new UnsupportedProtocolError(peer, 'custom protocols', `its overlay port ${port} refused the connection: it takes no custom protocols (a Go AXL node, or protocolPort differs)`, { cause: err })
