@@ -3,7 +3,7 @@
 // connection is busy, Node's request deadline not cutting a parked long-poll, option checks).
 import { describe, expect, it } from 'vitest'
 import { createNode, MemoryNetwork } from '@axl/core'
-import { createBridge, type Bridge } from '../src/index.js'
+import { ConfigFileError, createBridge, parseConfig, type Bridge } from '../src/index.js'
 import { DropLog, zeroDropStats } from '../src/http-drops.js'
 import { onCleanup, until } from './helpers.js'
 import { parseAnswer, rawConnect, type RawConn } from './helpers/raw-http.js'
@@ -86,6 +86,18 @@ describe('HTTP limits of the bridge (issue #14)', () => {
     onCleanup(async () => { await node.stop() })
     await expect(createBridge(node, { port: 0, bodyTimeoutMs: -1 })).rejects.toThrow(/bodyTimeoutMs must be a number of ms ≥ 0/)
     await expect(createBridge(node, { port: 0, headersTimeoutMs: Number.NaN })).rejects.toThrow(/headersTimeoutMs/)
+  })
+
+  it('node-config.json keys: defaults, values, and bad values refused naming the key', () => {
+    expect(parseConfig('{}')).toMatchObject({ apiMaxConnections: 1024, apiMaxBodyBytesInFlight: 268435456, apiBodyTimeoutSecs: 30, apiHeadersTimeoutSecs: 10, apiKeepaliveTimeoutSecs: 5 })
+    expect(parseConfig('{"api_max_connections": 8, "api_max_body_bytes_in_flight": 1048576, "api_body_timeout_secs": 2.5, "api_headers_timeout_secs": 0, "api_keepalive_timeout_secs": 1}'))
+      .toMatchObject({ apiMaxConnections: 8, apiMaxBodyBytesInFlight: 1048576, apiBodyTimeoutSecs: 2.5, apiHeadersTimeoutSecs: 0, apiKeepaliveTimeoutSecs: 1 })
+    for (const [key, value] of [['api_max_connections', 0], ['api_body_timeout_secs', -1], ['api_headers_timeout_secs', '10'], ['api_max_body_bytes_in_flight', 1.5]] as const) {
+      let err: unknown
+      try { parseConfig(JSON.stringify({ [key]: value })) } catch (e) { err = e }
+      expect(err).toBeInstanceOf(ConfigFileError)
+      expect((err as ConfigFileError).key).toBe(key)
+    }
   })
 
   it('DropLog: one line per cause per interval, then how many more were dropped', () => {
