@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { randomUUID } from 'node:crypto'
-import { Role, type Message, type SendMessageRequest } from '@a2a-js/sdk'
+import { Role, Task, TaskState, type Message, type SendMessageRequest } from '@a2a-js/sdk'
 import { AgentEvent, type AgentExecutor } from '@a2a-js/sdk/server'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { MemoryNetwork, TimeoutError, createNode, type AxlNode, type PeerId } from '@axl/core'
@@ -112,6 +112,13 @@ describe('SendMessage → MCP', () => {
     expect(task.history?.map(m => m.role)).toEqual(['ROLE_USER', 'ROLE_AGENT'])
     expect(task.history?.[1].parts[0].text).toBe('Processing MCP request...')
     expect(seen).toEqual([{ from: a.peerId, method: 'tools/call' }, { from: a.peerId, method: 'tools/call' }])
+    // The two shapes of one task (README: "Two clients, two shapes"): the SDK's codec maps the wire JSON onto the SDK's.
+    const sdkTask = result as Task
+    expect(sdkTask.status?.state).toBe(TaskState.TASK_STATE_COMPLETED)
+    const converted = Task.fromJSON(task)
+    expect(converted.status?.state).toBe(sdkTask.status?.state)
+    expect(converted.artifacts[0].parts[0].content).toEqual(sdkTask.artifacts[0].parts[0].content)
+    expect(converted.artifacts[0].parts[0].content).toEqual({ $case: 'text', value: artifact.parts[0].text })
   })
 
   test('text split over parts: a part that is a call is found where AXL\'s "\\n" join fails', async () => {
