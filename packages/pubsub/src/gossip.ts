@@ -10,9 +10,10 @@
  */
 import { randomBytes } from 'node:crypto'
 import {
-  AxlError, ConfigError, MessageTooLargeError, NotStartedError, parsePeerId, withDeadline,
-  type AxlNode, type InboundMessage, type NodeComponents, type PeerId, type WaitOptions
+  AxlError, ConfigError, MessageTooLargeError, NotStartedError, parsePeerId,
+  type AxlNode, type MeshStream, type InboundMessage, type NodeComponents, type PeerId, type WaitOptions
 } from '@axl/core'
+import { writeFrame } from '@axl/core/wire'
 import type { Logger } from '@libp2p/logger'
 import { BoundedMap } from './bounded-map.js'
 import { InvalidTopicError, MalformedGossipError, RateLimitedError } from './errors.js'
@@ -77,6 +78,8 @@ export interface GossipOptions {
   ihaveTimeoutMs?: number
   /** How long an IWANT may go unanswered before the next announcer is asked. @default 1000 */
   iwantTimeoutMs?: number
+  /** Announcements to lazy mesh peers are collected for this long and sent as one IHAVE per peer and topic. @default 50 */
+  lazyFlushMs?: number
   /** Ids in one IHAVE (sent and accepted). @default 5000 (the Python example's max_ihave_length) */
   maxIhaveLength?: number
   /** Announced messages waiting to arrive or be fetched, at most. @default 10000 */
@@ -85,6 +88,8 @@ export interface GossipOptions {
   pruneBackoffMs?: number
   /** Frames being sent at once, at most (more are dropped and counted). @default 4096 */
   maxPendingSends?: number
+  /** Peers we keep an open AXL stream to (frames to one peer go one after another on it; least recently used closed first). @default 64 */
+  maxConnections?: number
   /** Deadline of a publish() waiting for its first sends to be accepted. @default 10000 */
   publishTimeoutMs?: number
   /** Limits of every topic unless `topics` says otherwise. */
@@ -198,8 +203,8 @@ interface Resolved {
   D: number, Dlo: number, Dhi: number, Dgossip: number, heartbeatMs: number, discover: boolean, targetPeers: number
   maxPeers: number, unsigned: 'reject' | 'accept', maxAgeMs: number, seenTtlMs: number, maxSeen: number
   cacheTtlMs: number, maxCached: number, maxCachedBytes: number, gossipWindowMs: number, ihaveTimeoutMs: number
-  iwantTimeoutMs: number, maxIhaveLength: number, maxPendingIwants: number, pruneBackoffMs: number
-  maxPendingSends: number, publishTimeoutMs: number, emitSelf: boolean
+  iwantTimeoutMs: number, lazyFlushMs: number, maxIhaveLength: number, maxPendingIwants: number, pruneBackoffMs: number
+  maxPendingSends: number, maxConnections: number, publishTimeoutMs: number, emitSelf: boolean
 }
 
 interface PeerInfo {
@@ -223,6 +228,8 @@ interface Topic {
 }
 
 interface Cached { frame: WireMessage, topic: string, bytes: number }
+
+interface Conn { stream?: MeshStream, chain: Promise<void> }
 
 interface Pending { topic: string, announcers: PeerId[], due: number, tries: number }
 
@@ -251,9 +258,9 @@ function resolve (o: GossipOptions): Resolved {
     D, Dlo, Dhi, Dgossip: o.Dgossip ?? 3, heartbeatMs, discover: o.discover ?? true, targetPeers: o.targetPeers ?? 2 * Dhi,
     maxPeers: o.maxPeers ?? 1000, unsigned: o.unsignedMessages ?? 'reject', maxAgeMs, seenTtlMs, maxSeen: o.maxSeen ?? 100_000,
     cacheTtlMs: o.cacheTtlMs ?? 60_000, maxCached: o.maxCached ?? 10_000, maxCachedBytes: o.maxCachedBytes ?? 64 * 1024 * 1024,
-    gossipWindowMs: o.gossipWindowMs ?? 3 * heartbeatMs, ihaveTimeoutMs: o.ihaveTimeoutMs ?? 150, iwantTimeoutMs: o.iwantTimeoutMs ?? 1000,
+    gossipWindowMs: o.gossipWindowMs ?? 3 * heartbeatMs, ihaveTimeoutMs: o.ihaveTimeoutMs ?? 150, iwantTimeoutMs: o.iwantTimeoutMs ?? 1000, lazyFlushMs: o.lazyFlushMs ?? 50,
     maxIhaveLength: o.maxIhaveLength ?? 5000, maxPendingIwants: o.maxPendingIwants ?? 10_000, pruneBackoffMs: o.pruneBackoffMs ?? 30_000,
-    maxPendingSends: o.maxPendingSends ?? 4096, publishTimeoutMs: o.publishTimeoutMs ?? 10_000, emitSelf: o.emitSelf ?? false
+    maxPendingSends: o.maxPendingSends ?? 4096, maxConnections: o.maxConnections ?? 64, publishTimeoutMs: o.publishTimeoutMs ?? 10_000, emitSelf: o.emitSelf ?? false
   }
   if (!(Dlo >= 1 && Dlo <= D && D <= Dhi)) throw new ConfigError(`gossip degrees must satisfy 1 ≤ Dlo ≤ D ≤ Dhi (got ${Dlo}, ${D}, ${Dhi})`)
   if (seenTtlMs < 2 * maxAgeMs) throw new ConfigError(`seenTtlMs (${seenTtlMs}) must be at least 2 × maxAgeMs (${maxAgeMs}) so a replay is either remembered or stale`)
@@ -296,6 +303,11 @@ class GossipService implements GossipSub {
   private pendingTimer: ReturnType<typeof setTimeout> | undefined
   private pendingTimerAt = Infinity
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
+  /** Announcements waiting for the lazy flush: peer → topic → ids (bounded by maxIhaveLength per entry). */
+  private readonly lazyQueue = new Map<PeerId, Map<string, string[]>>()
+  private lazyTimer: ReturnType<typeof setTimeout> | undefined
+  /** Open AXL streams by peer, in least-recently-used order; frames to a peer are written one after another. */
+  private readonly conns = new Map<PeerId, Conn>()
   private readonly unregister: Array<() => void> = []
   private running = false
 
@@ -347,8 +359,13 @@ class GossipService implements GossipSub {
     for (const u of this.unregister.splice(0)) u()
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer)
     if (this.pendingTimer !== undefined) clearTimeout(this.pendingTimer)
+    if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer)
     this.pendingTimer = undefined
+    this.lazyTimer = undefined
+    this.lazyQueue.clear()
     this.pending.clear()
+    for (const c of this.conns.values()) c.stream?.close()
+    this.conns.clear()
     for (const t of this.topicsByName.values()) for (const s of t.subs) s.close()
     this.topicsByName.clear()
   }
@@ -401,7 +418,7 @@ class GossipService implements GossipSub {
     } else {
       eager = shuffle(this.gossipPeers()).slice(0, this.o.D) // fanout
     }
-    for (const p of lazy) this.sendControl(p, { type: 'gossipsub', msg_type: 'IHAVE', topic, msg_ids: [m.msg_id] })
+    for (const p of lazy) this.announce(p, topic, m.msg_id)
     const deadline = { timeoutMs: opts.timeoutMs ?? this.o.publishTimeoutMs, signal: opts.signal }
     const results = await Promise.all(eager.map(async p => await this.send(p, bytes, deadline)))
     return { id: m.msg_id, peers: results.filter(Boolean).length, announced: lazy.length }
@@ -532,9 +549,31 @@ class GossipService implements GossipSub {
         bytes ??= encodeFrame({ ...m, from: this.self, hop: m.hop + 1 })
         void this.send(p, bytes)
       } else {
-        this.sendControl(p, { type: 'gossipsub', msg_type: 'IHAVE', topic: t.name, msg_ids: [m.msg_id] })
+        this.announce(p, t.name, m.msg_id)
       }
     }
+  }
+
+  /** Queue an IHAVE of `id` to a lazy peer; the queue is flushed every lazyFlushMs. */
+  private announce (peer: PeerId, topic: string, id: string): void {
+    let byTopic = this.lazyQueue.get(peer)
+    if (byTopic === undefined) { byTopic = new Map(); this.lazyQueue.set(peer, byTopic) }
+    const ids = byTopic.get(topic) ?? []
+    if (ids.length >= this.o.maxIhaveLength) { this.stats.pendingDropped++; return }
+    ids.push(id)
+    byTopic.set(topic, ids)
+    if (this.lazyTimer === undefined) {
+      this.lazyTimer = setTimeout(() => { this.lazyTimer = undefined; this.flushLazy() }, this.o.lazyFlushMs)
+      this.lazyTimer.unref?.()
+    }
+  }
+
+  private flushLazy (): void {
+    if (!this.running) return
+    for (const [peer, byTopic] of this.lazyQueue) {
+      for (const [topic, ids] of byTopic) this.sendControl(peer, { type: 'gossipsub', msg_type: 'IHAVE', topic, msg_ids: ids })
+    }
+    this.lazyQueue.clear()
   }
 
   private onGraft (from: PeerId, topic: string): void {
@@ -766,19 +805,44 @@ class GossipService implements GossipSub {
     void this.send(peer, encodeFrame(f))
   }
 
-  /** Send one frame (fire and forget unless awaited); true when the peer accepted it. */
+  /**
+   * Send one frame on our open AXL stream to `peer` (dialled when there is none): AXL receivers, Go's and ours,
+   * read frames in a loop, so a stream carries many. True once written (no per-frame acknowledgement: a frame
+   * lost with a broken stream is recovered by IHAVE/IWANT).
+   */
   private async send (peer: PeerId, bytes: Uint8Array, opts?: WaitOptions): Promise<boolean> {
     if (!this.running) return false
     if (this.pendingSends >= this.o.maxPendingSends) { this.stats.sendsDropped++; return false }
+    let c = this.conns.get(peer)
+    if (c === undefined) {
+      if (this.conns.size >= this.o.maxConnections) {
+        const [oldest, lru] = this.conns.entries().next().value as [PeerId, Conn]
+        this.conns.delete(oldest)
+        void lru.chain.then(() => { lru.stream?.close() })
+      }
+      c = { chain: Promise.resolve() }
+    } else this.conns.delete(peer)
+    this.conns.set(peer, c) // most recently used last
+    const conn = c
     this.pendingSends++
     this.stats.framesSent++
     this.stats.bytesSent += bytes.byteLength
+    const write = conn.chain.then(async () => {
+      if (conn.stream === undefined || conn.stream.status !== 'open' || conn.stream.writableEnded) {
+        conn.stream = await this.node.dial(peer, { timeoutMs: opts?.timeoutMs ?? 10_000, signal: opts?.signal })
+        this.drain(peer, conn, conn.stream)
+      }
+      await writeFrame(conn.stream, bytes, opts)
+    })
+    conn.chain = write.catch(() => {})
     try {
-      await (opts === undefined ? this.node.send(peer, bytes) : withDeadline(this.node.send(peer, bytes, opts), opts, `gossip send to ${peer}`))
+      await write
       const p = this.known.get(peer)
       if (p !== undefined) p.failures = 0
       return true
     } catch (err) {
+      conn.stream?.abort(err instanceof Error ? err : String(err))
+      conn.stream = undefined
       if (!this.running) return false
       this.stats.sendFailures++
       this.log('send to %s failed: %s', peer, err instanceof AxlError ? err.message : String(err))
@@ -789,6 +853,19 @@ class GossipService implements GossipSub {
       }
       return false
     } finally { this.pendingSends-- }
+  }
+
+  /** Read (and discard) what the remote writes on our stream (only refusals), and forget the stream when it ends. */
+  private drain (peer: PeerId, conn: Conn, stream: MeshStream): void {
+    void (async () => {
+      try {
+        for await (const chunk of stream) this.log('%d bytes from %s on a gossip stream (a refusal?)', chunk.byteLength, peer)
+      } catch (err) {
+        this.log('gossip stream to %s ended: %s', peer, err instanceof Error ? err.message : String(err))
+      }
+      if (conn.stream === stream) conn.stream = undefined
+      stream.close()
+    })()
   }
 
   // ---- messages and limits ---------------------------------------------------------------------------
