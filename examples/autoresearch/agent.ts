@@ -6,14 +6,16 @@
  *
  * Flags: --name a01 --relay tcp://127.0.0.1:N --relay-key <hex> --seed 1 --macs 60e6 --eval-chars 4096
  *        --experiments 0 (0 = until stopped) --margin 0.01 --corpus <path> (default corpus.txt here)
+ *        --swarm pubsub|flood (default pubsub: reports over @axl/pubsub gossip; flood: node.send to every agent)
  */
 import { createNode, generateIdentity, type PeerId } from '@axl/core'
+import { gossip } from '@axl/pubsub'
 import { ygg } from '@axl/transport-ygg'
 import { loadCorpus } from './corpus.js'
 import { emit, onCommand, onStdinClose } from './lines.js'
 import { mixSeed } from './random.js'
 import { Research, type Report } from './search.js'
-import { floodSwarm } from './swarm.js'
+import { joinSwarm } from './swarm.js'
 import { runExperiment, DEFAULT_EVAL_CHARS, DEFAULT_MACS } from './train.js'
 
 function flag (name: string, fallback?: string): string {
@@ -33,9 +35,17 @@ const margin = Number(flag('margin', '0.01'))
 const corpus = loadCorpus(process.argv.includes('--corpus') ? flag('corpus') : undefined)
 const research = new Research(name, seed, { margin })
 const stop = new AbortController()
-const node = await createNode({ identity: await generateIdentity(), transport: ygg({ peers: [flag('relay')] }) })
-const swarm = await floodSwarm(node, {
+const mode = flag('swarm', 'pubsub')
+if (mode !== 'pubsub' && mode !== 'flood') throw new Error('--swarm is pubsub or flood')
+const node = await createNode({
+  identity: await generateIdentity(),
+  transport: ygg({ peers: [flag('relay')] }),
+  // peers come from the relay's directory (addPeer), so no probing of topology peers; idle with --swarm flood
+  services: { pubsub: gossip({ discover: false, heartbeatMs: 500 }) }
+})
+const swarm = await joinSwarm(node, {
   name,
+  ...(mode === 'pubsub' ? { pubsub: node.services.pubsub } : {}),
   relay: flag('relay-key') as PeerId,
   onError: (err, peer) => { emit('send-failed', { name, to: peer.slice(0, 8), error: err instanceof Error ? err.message : String(err) }) }
 })

@@ -11,7 +11,7 @@ import { describe as describeRecipe, type Recipe } from './recipe.js'
 export interface SwarmOptions {
   /** Agent processes. Default 6. */
   agents?: number
-  /** Training multiply-adds per experiment. Default 300 M (about 0.6 s of an idle core). */
+  /** Training multiply-adds per experiment. Default 150 M (about 0.3 s of an idle core). */
   macs?: number
   /** Validation characters scored per experiment. Default 4096. */
   evalChars?: number
@@ -23,13 +23,15 @@ export interface SwarmOptions {
   margin?: number
   /** Deadline for the relay and the agents to start and find each other. Default 60 s. */
   startMs?: number
+  /** How agents share reports: 'pubsub' (@axl/pubsub gossip) or 'flood' (node.send to each). Default 'pubsub'. */
+  swarm?: 'pubsub' | 'flood'
   /** Run bundles of relay.ts and agent.ts (build.ts) instead of the sources through tsx: a faster start. Default true. */
   bundled?: boolean
   /** Told each event as it arrives. */
   onEvent?: (e: SwarmEvent) => void
 }
 
-/** An event of a relay or agent, with its arrival time in seconds since `go` (negative before). */
+/** An event of a relay or agent, with its arrival time in seconds since `go` (-Infinity before it). */
 export type SwarmEvent = ChildEvent & { t: number, proc: string }
 
 /** Bound on events kept (the oldest are dropped beyond it). */
@@ -50,11 +52,11 @@ export class SwarmRun {
 
   constructor (opts: SwarmOptions = {}) {
     this.opts = {
-      agents: 6, macs: 300e6, evalChars: 4096, experiments: 0, seed: 1, margin: 0.01, startMs: 60_000, bundled: true, ...opts
+      agents: 6, macs: 150e6, evalChars: 4096, experiments: 0, seed: 1, margin: 0.01, startMs: 60_000, swarm: 'pubsub', bundled: true, ...opts
     }
   }
 
-  /** Seconds since `go` (negative before it). */
+  /** Seconds since `go` (-Infinity before it). */
   now (): number { return (performance.now() - this.t0) / 1000 - this.goAt }
 
   /** Start the relay and the agents, wait (bounded) until every agent knows the others, then say go. */
@@ -75,7 +77,7 @@ export class SwarmRun {
       const name = `a${String(i).padStart(2, '0')}`
       const args = ['--name', name, '--relay', uri, '--relay-key', key, '--seed', String(this.opts.seed * 1000 + i),
         '--macs', String(this.opts.macs), '--eval-chars', String(this.opts.evalChars),
-        '--experiments', String(this.opts.experiments), '--margin', String(this.opts.margin), '--corpus', CORPUS_PATH]
+        '--experiments', String(this.opts.experiments), '--margin', String(this.opts.margin), '--corpus', CORPUS_PATH, '--swarm', this.opts.swarm]
       this.agents.push(new Child(name, b?.agent ?? 'agent.ts', args, e => { this.add(e, name) }, env))
     }
     await Promise.all(this.agents.map(async a => await a.next(e => e.event === 'ready', left(), 'ready')))
@@ -90,8 +92,17 @@ export class SwarmRun {
 
   /** Resolve when `done()` holds (checked on each event); reject after `timeoutMs` or if a process exits. */
   async waitFor (done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    await this.watch(done, timeoutMs, () => new Error(`no ${what} within ${timeoutMs} ms`), what)
+  }
+
+  /** Let the swarm run for `ms` (the length of a demo run); rejects early if a process exits. */
+  async runFor (ms: number): Promise<void> {
+    await this.watch(() => false, ms, undefined, `the end of the run`)
+  }
+
+  private async watch (done: () => boolean, timeoutMs: number, onTimeout: (() => Error) | undefined, what: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { finish(); reject(new Error(`no ${what} within ${timeoutMs} ms`)) }, timeoutMs)
+      const timer = setTimeout(() => { finish(); if (onTimeout === undefined) resolve(); else reject(onTimeout()) }, timeoutMs)
       const check = (): void => {
         if (done()) { finish(); resolve(); return }
         const dead = [this.relay, ...this.agents].find(c => c !== undefined && !c.running)
@@ -142,7 +153,7 @@ export interface ResultFields {
 
 /** One human line for an event worth showing (undefined for the others). */
 export function formatEvent (e: SwarmEvent): string | undefined {
-  const t = `${e.t >= 0 ? ' ' : ''}${e.t.toFixed(1).padStart(6)}s`
+  const t = Number.isFinite(e.t) ? `${e.t.toFixed(1).padStart(7)}s` : '   setup'
   if (e.event === 'result') {
     const r = e as SwarmEvent & ResultFields
     const head = `${t}  ${r.agent}  #${String(r.exp).padEnd(3)} ${r.kind.padEnd(8)}  bpb ${r.bpb.toFixed(3)}  best ${r.best.toFixed(3)}`

@@ -16,6 +16,8 @@ export interface PlotOptions {
   /** Canvas size in px. Default 960 × 560. */
   width?: number
   height?: number
+  /** The y axis shows at most this many bits above the lowest point; lines above are clipped. Default 1. */
+  span?: number
 }
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf']
@@ -44,6 +46,9 @@ export function plotSvg (series: Series[], opts: PlotOptions = {}): string {
   let yLo = Math.min(...pts.map(p => p.best))
   let yHi = Math.max(...pts.map(p => p.best))
   if (!Number.isFinite(yLo)) { yLo = 0; yHi = 1 }
+  // a bad random start (6 bits) would squash the interesting part: show at most `span` bits above the best
+  const clipped = yHi > yLo + (opts.span ?? 1)
+  if (clipped) yHi = yLo + (opts.span ?? 1)
   const pad = Math.max(0.02, (yHi - yLo) * 0.05)
   yLo -= pad; yHi += pad
   const x = (t: number): number => m.left + (t / tMax) * (W - m.left - m.right)
@@ -64,6 +69,8 @@ export function plotSvg (series: Series[], opts: PlotOptions = {}): string {
   out.push(`<rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}" fill="none" stroke="#333"/>`)
   out.push(`<text x="${(m.left + W - m.right) / 2}" y="${H - 12}" text-anchor="middle">seconds since start</text>`)
   out.push(`<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">best validation bits per byte (lower is better)</text>`)
+  out.push(`<clipPath id="plot"><rect x="${m.left}" y="${m.top}" width="${W - m.left - m.right}" height="${H - m.top - m.bottom}"/></clipPath>`)
+  if (clipped) out.push(`<text x="${m.left + 6}" y="${m.top + 14}" fill="#666">(clipped above ${yHi.toFixed(2)})</text>`)
   // one step line per agent
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length]
@@ -72,8 +79,9 @@ export function plotSvg (series: Series[], opts: PlotOptions = {}): string {
     let d = `M${fmt(x(ps[0].t))},${fmt(y(ps[0].best))}`
     for (let k = 1; k < ps.length; k++) d += ` H${fmt(x(ps[k].t))} V${fmt(y(ps[k].best))}`
     d += ` H${fmt(x(tMax))}`
-    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6" opacity="0.85"><title>${esc(s.agent)}</title></path>`)
+    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.6" opacity="0.85" clip-path="url(#plot)"><title>${esc(s.agent)}</title></path>`)
     for (const p of ps) {
+      if (p.best > yHi) continue
       if (p.adopted) {
         out.push(`<circle cx="${fmt(x(p.t))}" cy="${fmt(y(p.best))}" r="5" fill="#fff" stroke="${color}" stroke-width="2"><title>${esc(`${s.agent} adopted ${p.from ?? '?'}'s recipe at ${p.t.toFixed(1)} s: ${p.best.toFixed(3)} bpb`)}</title></circle>`)
         out.push(`<text x="${fmt(x(p.t) + 6)}" y="${fmt(y(p.best) - 6)}" font-size="9" fill="${color}">←${esc(p.from ?? '?')}</text>`)

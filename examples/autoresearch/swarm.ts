@@ -1,17 +1,23 @@
 /**
  * How agents share results: a tiny interface (publish a report, be told of peers' reports) so the research
- * code does not care how bytes travel. `floodSwarm` implements it with plain AXL messages: the relay keeps a
- * directory of the agents that said hello (discovery only: it takes no part in the research), and an agent
- * sends each report straight to every agent it knows, by public key (the overlay routes it through the relay,
- * end-to-end encrypted).
+ * code does not care how bytes travel. Two implementations, chosen per agent:
+ *  - 'pubsub' (default): reports are published on one topic of @axl/pubsub's gossip service (signed messages,
+ *    a GossipSub mesh of degree ~6 with Plumtree eager/lazy links), so each agent sends a report to a few mesh
+ *    peers and the mesh carries it to the rest;
+ *  - 'flood': each report is sent with node.send() straight to every agent known (N-1 deliveries).
+ * Either way discovery is the relay's directory (it takes no part in the research): an agent says hello to the
+ * relay, is told the agents that came before it, and says hello to each of them; every agent learned is added
+ * to the gossip service as a known peer. Messages travel by public key, routed by the overlay through the
+ * relay, end-to-end encrypted.
  */
 import type { AxlNode, PeerId } from '@axl/core'
+import type { GossipSub } from '@axl/pubsub'
 import { isRecipe } from './recipe.js'
 import type { Report } from './search.js'
 
 /** The messaging an agent needs. */
 export interface Swarm {
-  /** 'flood' (node.send to every known agent) or 'pubsub' (@axl/pubsub gossip). */
+  /** 'pubsub' (@axl/pubsub gossip) or 'flood' (node.send to every known agent). */
   readonly kind: string
   /** Send our report to the swarm; resolves when every delivery has settled (each bounded by a deadline). */
   publish: (report: Report) => Promise<void>
@@ -58,8 +64,11 @@ function isReport (x: unknown): x is Report {
     typeof r.best === 'number' && typeof r.improved === 'boolean' && typeof r.adopted === 'boolean' && typeof r.origin === 'string'
 }
 
-/** Options of floodSwarm. */
-export interface FloodOptions {
+/** The gossip topic of the reports. */
+export const TOPIC = 'axl-ts/autoresearch/results/1'
+
+/** Options of joinSwarm. */
+export interface SwarmOptions {
   /** Our agent name (sent in hellos). */
   name: string
   /** The relay's peer id: its directory tells us the other agents. */
@@ -70,10 +79,12 @@ export interface FloodOptions {
   maxPeers?: number
   /** Told of failed deliveries (the agent logs them). */
   onError?: (err: unknown, peer: PeerId) => void
+  /** The node's gossip service: reports go over pub/sub. Without it, they are flooded with node.send(). */
+  pubsub?: GossipSub
 }
 
-/** A Swarm over node.send()/node.messages(): reports are flooded to every agent the relay's directory named. */
-export async function floodSwarm (node: AxlNode, opts: FloodOptions): Promise<Swarm> {
+/** Join the swarm through the relay's directory; reports travel over `opts.pubsub` if given, else by flooding. */
+export async function joinSwarm (node: AxlNode, opts: SwarmOptions): Promise<Swarm> {
   const timeoutMs = opts.sendTimeoutMs ?? 10_000
   const maxPeers = opts.maxPeers ?? 256
   const peers = new Set<PeerId>()
@@ -94,6 +105,7 @@ export async function floodSwarm (node: AxlNode, opts: FloodOptions): Promise<Sw
   const add = (peer: PeerId): boolean => {
     if (peer === node.peerId || peer === opts.relay || peers.has(peer) || peers.size >= maxPeers) return false
     peers.add(peer)
+    opts.pubsub?.addPeer(peer) // a known gossip peer: no probing needed
     for (const cb of peerListeners) cb(peers.size)
     return true
   }
@@ -107,23 +119,46 @@ export async function floodSwarm (node: AxlNode, opts: FloodOptions): Promise<Sw
         for (const p of m.peers) if (add(p as PeerId)) void send(p as PeerId, { ar: 'hello', name: opts.name })
       } else if (m.ar === 'hello') {
         add(msg.from)
-      } else if (m.ar === 'report') {
+      } else if (m.ar === 'report' && opts.pubsub === undefined) {
         add(msg.from)
         for (const cb of listeners) cb(m.report, msg.from)
       }
     }
   })().catch((err: unknown) => { if (!stop.signal.aborted) opts.onError?.(err, node.peerId) })
 
+  // over pub/sub: the topic's messages (signed by their publisher; `from` is the publisher, not the forwarder)
+  const sub = opts.pubsub?.subscribe(TOPIC, { signal: stop.signal })
+  const subLoop = sub === undefined
+    ? Promise.resolve()
+    : (async () => {
+        for await (const msg of sub) {
+          const m = decode(msg.data)
+          if (m?.ar !== 'report') continue
+          for (const cb of listeners) cb(m.report, msg.from)
+        }
+      })().catch((err: unknown) => { if (!stop.signal.aborted) opts.onError?.(err, node.peerId) })
+
   // register with the relay's directory; it answers with the agents it knows
   await node.send(opts.relay, encode({ ar: 'hello', name: opts.name }), { timeoutMs: 30_000 })
 
+  const publish = opts.pubsub === undefined
+    ? async (report: Report): Promise<void> => { await Promise.all([...peers].map(async p => { await send(p, { ar: 'report', report }) })) }
+    : async (report: Report): Promise<void> => {
+      try {
+        await opts.pubsub!.publish(TOPIC, encode({ ar: 'report', report }), { signal: stop.signal })
+      } catch (err) {
+        if (stop.signal.aborted) return
+        failures++
+        opts.onError?.(err, node.peerId)
+      }
+    }
   return {
-    kind: 'flood',
-    publish: async report => { await Promise.all([...peers].map(async p => { await send(p, { ar: 'report', report }) })) },
+    kind: opts.pubsub === undefined ? 'flood' : 'pubsub',
+    publish,
     onReport: cb => { listeners.push(cb) },
     onPeer: cb => { peerListeners.push(cb) },
     peerCount: () => peers.size,
     get failures () { return failures },
-    stop: async () => { stop.abort(); await loop }
+    stop: async () => { stop.abort(); await Promise.all([loop, subLoop]) }
   }
 }

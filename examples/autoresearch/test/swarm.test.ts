@@ -1,4 +1,4 @@
-// The smoke test: 20 agent processes and a relay on 127.0.0.1, tiny experiments (20 M multiply-adds, about
+// The smoke test: 20 agent processes and a relay on 127.0.0.1, reports over @axl/pubsub gossip, tiny experiments (20 M multiply-adds, about
 // 0.05 s of an idle core). It waits (with a deadline, no sleeps) until a recipe first found by one agent has
 // been validated and adopted by at least two others, then checks from the agents' own events that the
 // spread was real: each adopter re-ran the recipe with its own seed, measured its own bpb, and adopted it
@@ -30,6 +30,7 @@ describe('autoresearch swarm', () => {
     expect(new Set(run.agents.map(a => a.pid)).size).toBe(AGENTS) // one OS process each
     const keys = new Set(run.events.filter(e => e.event === 'ready' && e.proc !== 'relay').map(e => e.key))
     expect(keys.size).toBe(AGENTS) // one key each
+    expect(run.events.filter(e => e.event === 'ready' && e.proc !== 'relay').every(e => e.swarm === 'pubsub')).toBe(true) // reports over @axl/pubsub
 
     await run.waitFor(() => spreadRecipe(run.results(), 2) !== undefined, 45_000, 'a recipe adopted by two agents besides its finder')
     const results = run.results()
