@@ -51,6 +51,8 @@ const swarm = await joinSwarm(node, {
 })
 
 swarm.onPeer(count => { emit('peers', { name, peers: count }) })
+const MAX_PUBLISHING = 4
+const publishing = new Set<Promise<void>>()
 let heard = 0
 swarm.onReport(report => {
   heard++
@@ -79,6 +81,9 @@ for (let exp = 1; !stop.signal.aborted && (maxExperiments === 0 || exp <= maxExp
   }
   const report: Report = research.record(plan, exp, runSeed, outcome.bpb, outcome.steps)
   emit('result', { ...report, skipped: plan.skipped, ms: Math.round(outcome.ms), peers: swarm.peerCount(), heard, known: research.known.size, deadEnds: research.deadEnds() })
-  void swarm.publish(report)
+  // publish in the background, at most MAX_PUBLISHING at once (each is bounded by the swarm's deadlines)
+  const p = swarm.publish(report).finally(() => publishing.delete(p))
+  publishing.add(p)
+  if (publishing.size >= MAX_PUBLISHING) await Promise.race(publishing)
 }
 emit('finished', { name, best: research.best, hash: research.currentHash, failures: swarm.failures })
