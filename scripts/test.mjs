@@ -23,6 +23,8 @@ function run (label, cmd, args) {
 // Real yggdrasil-go peers for the interop tests (tools/ygg-go-peer, built with the Go module proxy; cached).
 // Without Go the script says so and the interop tests skip with their reason.
 run('yggdrasil-go test peer', 'bash', [join(root, 'scripts', 'install-go-peers.sh')])
+// iptables for the NAT lab (from Debian's packages when missing; without root or apt the lab test skips, saying why).
+run('system tools', 'bash', [join(root, 'scripts', 'install-system-tools.sh')])
 run('import cycles', process.execPath, [join(root, 'scripts', 'check-cycles.mjs'), '--types'])
 run('typecheck', process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'])
 run(`tests on Node ${process.version}`, process.execPath, [vitest, 'run', ...extra])

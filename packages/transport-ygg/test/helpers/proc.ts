@@ -16,8 +16,11 @@ export class Proc {
   private stderr = ''
   private exited: Promise<number | null>
 
-  constructor (readonly name: string, script: string, args: string[]) {
-    this.child = spawn(process.execPath, ['--conditions=axl-source', '--import', 'tsx', script, ...args], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+  /** `opts.netns`: run the child inside that network namespace (`ip netns exec`; needs root). */
+  constructor (readonly name: string, script: string, args: string[], opts: { netns?: string } = {}) {
+    const argv = [process.execPath, '--conditions=axl-source', '--import', 'tsx', script, ...args]
+    const [cmd, ...rest] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv]
+    this.child = spawn(cmd!, rest, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192) })
     createInterface({ input: this.child.stdout! }).on('line', line => {
       let e: Record<string, unknown>
