@@ -22,6 +22,8 @@ export class Proc {
     const [cmd, ...rest] = opts.netns === undefined ? argv : ['ip', 'netns', 'exec', opts.netns, ...argv]
     this.child = spawn(cmd!, rest, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-8192) })
+    // A command written as the child dies (kill -9 in chaos tests) fails with EPIPE: note it, the waits report it.
+    this.child.stdin!.on('error', (e: Error) => { this.stderr = (this.stderr + `\n[stdin] ${e.message}`).slice(-8192) })
     createInterface({ input: this.child.stdout! }).on('line', line => {
       let e: Record<string, unknown>
       try { e = JSON.parse(line) as Record<string, unknown> } catch { return }
