@@ -45,6 +45,8 @@ Config keys (JSON; // /* */ # comments, trailing commas and HJSON basics accepte
   recv_overflow           "refuse" (default: the sender's /send gets 503), "drop-oldest" (AXL), "drop-newest"
   recv_queue_size         /recv queue, messages (default 100)
   recv_queue_bytes        /recv queue, bytes (default 67108864)
+  inbox_dir               durable inbox: journal accepted messages here (relative to the config); a node killed
+                          and restarted still delivers what it acknowledged (default: none, memory only)
   recv_max_wait_secs      longest /recv?wait= long-poll (default 60)
   request_timeout_secs    /send, /mcp, /a2a deadline (default 30)
   topology_root_parent    "empty" (default) or "self" (AXL)

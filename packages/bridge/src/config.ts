@@ -96,6 +96,8 @@ export interface NodeConfig {
   recvQueueSize: number
   /** /recv queue capacity in bytes. */
   recvQueueBytes: number
+  /** Durable inbox directory (`inbox_dir`, relative to the config file): journal accepted messages so they survive a crash. Default: none. */
+  inboxDir?: string
   /** Deadline of /send, /mcp and /a2a round trips, seconds. */
   requestTimeoutSecs: number
   /** Longest `/recv?wait=` accepted, seconds. */
@@ -137,7 +139,7 @@ export interface ParseConfigOptions {
 }
 
 /** AXL's defaults (§6.2) and ours. */
-export const DEFAULT_CONFIG: Readonly<Omit<NodeConfig, 'warnings' | 'path' | 'privateKeyPath' | 'privateKey' | 'a2a'>> = Object.freeze({
+export const DEFAULT_CONFIG: Readonly<Omit<NodeConfig, 'warnings' | 'path' | 'privateKeyPath' | 'privateKey' | 'a2a' | 'inboxDir'>> = Object.freeze({
   peers: [],
   listen: [],
   allowedPublicKeys: [],
@@ -386,6 +388,10 @@ const KEYS: Record<string, Setter> = {
   },
   recv_queue_size: count('recvQueueSize', 10_000_000),
   recv_queue_bytes: count('recvQueueBytes'),
+  inbox_dir: (c, v, k, o) => {
+    const p = str(v, k).trim()
+    if (p !== '') c.inboxDir = isAbsolute(p) ? p : resolve(o.baseDir ?? process.cwd(), p)
+  },
   request_timeout_secs: seconds('requestTimeoutSecs'),
   recv_max_wait_secs: seconds('recvMaxWaitSecs'),
   topology_root_parent: (c, v, k) => {

@@ -120,7 +120,10 @@ export async function startNode (config: NodeConfig, opts: StartNodeOptions = {}
     services.a2a = a2a(a)
   }
 
-  const node = await createNode<Record<string, unknown>>({ identity, transport, services, limits: limitsFromConfig(config), start: false })
+  const node = await createNode<Record<string, unknown>>({
+    identity, transport, services, limits: limitsFromConfig(config), start: false,
+    ...(config.inboxDir !== undefined ? { inbox: { dir: config.inboxDir } } : {})
+  })
   const log = opts.log
   if (log !== undefined) {
     // Before start: the first links may come up before start() resolves.

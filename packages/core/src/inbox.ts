@@ -42,7 +42,8 @@ export class Inbox {
   private closed = false
   readonly stats: InboxStats = { accepted: 0, refused: 0, dropped: 0, queued: 0, queuedBytes: 0 }
 
-  constructor (private readonly maxMessages: number, private readonly maxBytes: number, private readonly policy: OverflowPolicy) {}
+  /** `onRemove` is called with every message that leaves the queue (taken by a reader, or evicted). */
+  constructor (private readonly maxMessages: number, private readonly maxBytes: number, private readonly policy: OverflowPolicy, private readonly onRemove?: (msg: InboundMessage) => void) {}
 
   /** Number of messages waiting. */
   get length (): number { return this.items.length - this.head }
@@ -64,6 +65,7 @@ export class Inbox {
       if (this.policy === 'drop-newest') {
         this.stats.accepted++
         this.stats.dropped++
+        this.onRemove?.(msg)
         return { ok: true, dropped: msg }
       }
       while (full()) {
@@ -96,6 +98,7 @@ export class Inbox {
     }
     this.bytes -= msg.data.byteLength
     this.sync()
+    this.onRemove?.(msg)
     return msg
   }
 

@@ -14,6 +14,7 @@ export type { ProtocolHandler, ProtocolOptions, ProtocolContext } from './protoc
 export { MeshStream, createMeshStream } from './stream.js'
 export type { StreamSink, StreamStatus, MeshStreamInit, StreamController } from './stream.js'
 export { Inbox } from './inbox.js'
+export type { InboxJournalOptions, JournalStats } from './journal.js'
 export type { InboundMessage, InboxStats } from './inbox.js'
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js'
 export type { Limits, OverflowPolicy } from './limits.js'

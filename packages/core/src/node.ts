@@ -5,6 +5,7 @@ import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type
 import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
 import { FrameReader, writeFrame } from './frame-io.js'
 import { generateIdentity, type Identity } from './identity.js'
+import { InboxJournal, type InboxJournalOptions, type JournalStats } from './journal.js'
 import { Inbox, type InboundMessage, type InboxStats } from './inbox.js'
 import { resolveLimits, type Limits } from './limits.js'
 import type { Mesh, MeshEvent, Topology, TransportFactory } from './mesh.js'
@@ -68,6 +69,12 @@ export interface CreateNodeOptions<S extends Record<string, unknown>> {
   logger?: ComponentLogger
   /** Start the node before createNode resolves (default true); with false, add event listeners, then `await node.start()`. */
   start?: boolean
+  /**
+   * A durable inbox: accepted raw messages are journaled in `inbox.dir` before the sender is acknowledged, and
+   * messages not yet read when the node died are delivered again after a restart (see InboxJournalOptions). A
+   * message read right before a crash may be delivered once more. Default: none (memory only, as Go AXL).
+   */
+  inbox?: InboxJournalOptions
 }
 
 /** Options of send(). */
@@ -92,6 +99,8 @@ export interface NodeStats {
   requestsRejected: number
   /** Raw inbound messages claimed by a `handleMessages` handler (they never reached the inbox). */
   messagesClaimed: number
+  /** The durable inbox's journal (with `createNode({ inbox })`). */
+  journal?: JournalStats
 }
 
 /** Events a node dispatches. */
@@ -112,6 +121,8 @@ export interface NodeEvents {
   listening: CustomEvent<{ addresses: string[] }>
   /** The root of the overlay's spanning tree changed, as this node sees it. */
   'root:change': CustomEvent<{ root: PeerId, previous: PeerId }>
+  /** The durable inbox was read back at start: messages replayed, and bytes cut off as torn or corrupt (with why). */
+  'inbox:recovered': CustomEvent<{ messages: number, corruptBytes: number, corruptReason?: string }>
 }
 
 /** Options of addEventListener (as EventTarget's). */
@@ -241,6 +252,10 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly logger: ComponentLogger
   private readonly log: Logger
   private readonly inbox: Inbox
+  private readonly journalOptions: InboxJournalOptions | undefined
+  private journal: InboxJournal | undefined
+  /** Journal sequence numbers of queued messages (durable inbox only). */
+  private readonly journalSeq = new WeakMap<InboundMessage, number>()
   private readonly maxMessageSize: number
   private readonly stopController = new AbortController()
   private readonly activeStreams = new Set<MeshStream>()
@@ -278,7 +293,11 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.sweeper = new Sweeper(Math.max(5, Math.min(1000, Math.floor(shortest / 8))))
     // Every pending wait listens on the stop signal; thousands may be pending at once.
     setMaxListeners(Infinity, this.stopController.signal)
-    this.inbox = new Inbox(this.limits.inboxMaxMessages, this.limits.inboxMaxBytes, this.limits.inboxOverflow)
+    this.journalOptions = opts.inbox
+    this.inbox = new Inbox(this.limits.inboxMaxMessages, this.limits.inboxMaxBytes, this.limits.inboxOverflow, msg => {
+      const seq = this.journalSeq.get(msg)
+      if (seq !== undefined) this.journal?.done(seq)
+    })
     this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0, messagesClaimed: 0 }
     const services: Record<string, unknown> = {}
     this.services = services as S
@@ -301,6 +320,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
 
   async start (): Promise<void> {
     if (this.state !== 'new') return
+    if (this.journalOptions !== undefined) await this.openJournal(this.journalOptions)
     this.mesh.handle((stream, channel) => {
       if (channel === 'protocols') void this.onProtocolStream(stream)
       else void this.onStream(stream)
@@ -334,6 +354,24 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.sweeper.stop()
     this.inbox.close()
     await this.mesh.stop()
+    try { await this.journal?.close() } catch (err) { this.log.error('closing the inbox journal failed: %s', err instanceof Error ? err.message : String(err)) }
+  }
+
+  /** Opens the durable inbox and queues what it held (oldest first) before any stream is accepted. */
+  private async openJournal (options: InboxJournalOptions): Promise<void> {
+    const { journal, recovery } = await InboxJournal.open(options, 2 * this.limits.inboxMaxBytes + 16 * 1024 * 1024)
+    this.journal = journal
+    this.stats.journal = journal.stats
+    for (const e of recovery.pending) {
+      const msg: InboundMessage = { from: e.from, data: e.data, receivedAt: e.receivedAt }
+      this.journalSeq.set(msg, e.seq)
+      const r = this.inbox.push(msg)
+      // Limits lowered since the crash: what no longer fits is dropped (counted), not kept forever.
+      if (!r.ok) { journal.done(e.seq); this.dropped(e.from, e.data.byteLength, `not replayed from the inbox journal: ${r.reason}`) }
+    }
+    if (recovery.corruptBytes > 0) this.log.error('inbox journal: %d bytes cut off (%s)', recovery.corruptBytes, recovery.corruptReason)
+    this.log('inbox journal: %d messages replayed', recovery.pending.length)
+    this.emit('inbox:recovered', { messages: recovery.pending.length, corruptBytes: recovery.corruptBytes, ...(recovery.corruptReason !== undefined ? { corruptReason: recovery.corruptReason } : {}) })
   }
 
   handle (kind: string, handler: McpHandler | A2aHandler | ProtocolHandler, options: ProtocolOptions = {}): () => void {
@@ -786,7 +824,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   /** Route one inbound frame: MCP → mcp handler, A2A → a2a handler, anything else → inbox. Returns the reply. */
   private async dispatch (from: PeerId, frame: Uint8Array): Promise<Uint8Array | undefined> {
     const kind = classifyFrame(frame, { mcp: true, a2a: true })
-    if (kind.kind === 'raw') return this.claims.length > 0 && this.claim(from, frame) ? undefined : this.queue(from, frame)
+    if (kind.kind === 'raw') return this.claims.length > 0 && this.claim(from, frame) ? undefined : await this.queue(from, frame)
     const handler = kind.kind === 'mcp' ? this.mcpHandler : this.a2aHandler
     const encode = (r: EnvelopeReply, extra?: RefusalBody): Uint8Array => kind.kind === 'mcp'
       ? withExtra(encodeMcpResponse(kind.service, r.response, r.error), extra)
@@ -794,7 +832,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     if (handler === undefined) {
       // AXL queues envelopes of a disabled stream for /recv and sends nothing back, so a caller waits 30 s.
       // We queue it too (so /send of such JSON still arrives) and answer at once with an error envelope.
-      const queued = this.queue(from, frame)
+      const queued = await this.queue(from, frame)
       const what = kind.kind === 'mcp' ? 'MCP' : 'A2A'
       const error = `no ${what} service on this node (the frame was delivered to its inbox as a raw message)`
       return encode({ response: null, error }, queued === undefined ? { axl_refused: { code: 'unhandled', message: error } } : { axl_refused: { code: 'inbox_full', message: 'inbox full' } })
@@ -842,20 +880,37 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   }
 
   /** Queue a raw message; returns a refusal frame when the inbox refused it. */
-  private queue (from: PeerId, data: Uint8Array): Uint8Array | undefined {
+  private queue (from: PeerId, data: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined> {
     // Own the bytes: transports may hand us views of buffers they reuse.
     // A frame that is a view into a larger chunk would pin (and alias) the whole chunk: copy it.
     // (A view that wastes at most 64 bytes of its buffer, e.g. a frame behind its 4-byte header, is kept.)
     const owned = data.buffer.byteLength - data.byteLength <= 64 ? data : data.slice()
     const msg: InboundMessage = { from, data: owned, receivedAt: Date.now() }
+    // Durable inbox: journal first (the sequence number is known at once, the write completes later).
+    const put = this.journal?.put(from, msg.receivedAt, owned)
+    if (put !== undefined && put.seq < 0) {
+      return put.written.then(() => undefined, (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err)
+        this.dropped(from, data.byteLength, reason)
+        return refusal('inbox_full', reason)
+      })
+    }
+    if (put !== undefined) this.journalSeq.set(msg, put.seq)
     const r = this.inbox.push(msg)
     if (!r.ok) {
+      if (put !== undefined) this.journal?.done(put.seq)
       this.dropped(from, data.byteLength, r.reason)
       return refusal('inbox_full', r.reason)
     }
     for (const d of r.evicted ?? (r.dropped === undefined ? [] : [r.dropped])) this.dropped(d.from, d.data.byteLength, 'inbox overflow')
     if (r.dropped !== msg) this.emit('message', msg)
-    return undefined
+    if (put === undefined) return undefined
+    // The acknowledgement (our FIN after this returns) waits until the message is on disk.
+    return put.written.then(() => undefined, (err: unknown) => {
+      const reason = `the inbox journal failed: ${err instanceof Error ? err.message : String(err)}`
+      this.log.error('%s (the message stays queued in memory; its sender is told it failed)', reason)
+      return refusal('journal_failed', reason)
+    })
   }
 
   private dropped (from: PeerId, bytes: number, reason: string): void {
