@@ -82,7 +82,10 @@ export class SwarmRun {
     }
     await Promise.all(this.agents.map(async a => await a.next(e => e.event === 'ready', left(), 'ready')))
     // every agent knows the n-1 others (from the relay's directory and their hellos)
-    await this.waitFor(() => this.agents.every(a => this.peersOf(a.name) >= n - 1), left(), 'every agent to know the others')
+    await this.waitFor(() => this.agents.every(a => this.peersOf(a.name) >= n - 1), left(), 'point where every agent knows the others').catch((err: unknown) => {
+      const counts = this.agents.map(a => `${a.name}:${this.peersOf(a.name)}`).join(' ')
+      throw new Error(`${err instanceof Error ? err.message : String(err)} (agents known by each: ${counts})`)
+    })
     this.goAt = (performance.now() - this.t0) / 1000
     for (const a of this.agents) a.command('go')
   }
@@ -92,7 +95,7 @@ export class SwarmRun {
 
   /** Resolve when `done()` holds (checked on each event); reject after `timeoutMs` or if a process exits. */
   async waitFor (done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    await this.watch(done, timeoutMs, () => new Error(`no ${what} within ${timeoutMs} ms`), what)
+    await this.watch(done, timeoutMs, () => new Error(`no ${what} within ${Math.round(timeoutMs)} ms`), what)
   }
 
   /** Let the swarm run for `ms` (the length of a demo run); rejects early if a process exits. */

@@ -77,6 +77,8 @@ export interface SwarmOptions {
   sendTimeoutMs?: number
   /** Bound on agents remembered. Default 256. */
   maxPeers?: number
+  /** How often we ask the relay's directory again (agents that joined later, hellos that were lost). Default 2 s. */
+  refreshMs?: number
   /** Told of failed deliveries (the agent logs them). */
   onError?: (err: unknown, peer: PeerId) => void
   /** The node's gossip service: reports go over pub/sub. Without it, they are flooded with node.send(). */
@@ -93,13 +95,16 @@ export async function joinSwarm (node: AxlNode, opts: SwarmOptions): Promise<Swa
   const stop = new AbortController()
   let failures = 0
 
-  const send = async (peer: PeerId, m: WireMessage): Promise<void> => {
+  /** Send one message; false (and counted, and told to onError) if it was not delivered. */
+  const send = async (peer: PeerId, m: WireMessage): Promise<boolean> => {
     try {
       await node.send(peer, encode(m), { timeoutMs, signal: stop.signal })
+      return true
     } catch (err) {
-      if (stop.signal.aborted) return
+      if (stop.signal.aborted) return false
       failures++
       opts.onError?.(err, peer)
+      return false
     }
   }
   const add = (peer: PeerId): boolean => {
@@ -116,7 +121,11 @@ export async function joinSwarm (node: AxlNode, opts: SwarmOptions): Promise<Swa
       if (m === undefined) continue
       if (m.ar === 'peers' && msg.from === opts.relay) {
         // introduce ourselves to everyone the directory named (they learn us from our hello)
-        for (const p of m.peers) if (add(p as PeerId)) void send(p as PeerId, { ar: 'hello', name: opts.name })
+        for (const p of m.peers) {
+          if (add(p as PeerId)) {
+            void send(p as PeerId, { ar: 'hello', name: opts.name }).then(ok => { if (!ok) peers.delete(p as PeerId) }) // retried at the next refresh
+          }
+        }
       } else if (m.ar === 'hello') {
         add(msg.from)
       } else if (m.ar === 'report' && opts.pubsub === undefined) {
@@ -138,8 +147,15 @@ export async function joinSwarm (node: AxlNode, opts: SwarmOptions): Promise<Swa
         }
       })().catch((err: unknown) => { if (!stop.signal.aborted) opts.onError?.(err, node.peerId) })
 
-  // register with the relay's directory; it answers with the agents it knows
+  // register with the relay's directory; it answers with the agents it knows. Asked again every refreshMs, so a
+  // hello lost while the overlay was still forming (or an agent that joined later) is made up for.
   await node.send(opts.relay, encode({ ar: 'hello', name: opts.name }), { timeoutMs: 30_000 })
+  let refreshing = false
+  const refresh = setInterval(() => {
+    if (refreshing) return
+    refreshing = true
+    void send(opts.relay, { ar: 'hello', name: opts.name }).finally(() => { refreshing = false })
+  }, opts.refreshMs ?? 2000)
 
   const publish = opts.pubsub === undefined
     ? async (report: Report): Promise<void> => { await Promise.all([...peers].map(async p => { await send(p, { ar: 'report', report }) })) }
@@ -159,6 +175,6 @@ export async function joinSwarm (node: AxlNode, opts: SwarmOptions): Promise<Swa
     onPeer: cb => { peerListeners.push(cb) },
     peerCount: () => peers.size,
     get failures () { return failures },
-    stop: async () => { stop.abort(); await Promise.all([loop, subLoop]) }
+    stop: async () => { clearInterval(refresh); stop.abort(); await Promise.all([loop, subLoop]) }
   }
 }

@@ -12,9 +12,9 @@ import type { Recipe } from './recipe.js'
 
 /** How long an experiment is and how it is scored. */
 export interface Budget {
-  /** Multiply-adds of training (forward + backward). Default 60 M (about 0.3 s of one core). */
+  /** Multiply-adds of training (forward + backward). Default DEFAULT_MACS, 60 M (about 0.1 s of an idle core). */
   macs?: number
-  /** Validation characters scored (evenly spaced over the held-out split; at most all of it). Default 4096. */
+  /** Validation characters scored (evenly spaced over the held-out split; at most all of it). Default DEFAULT_EVAL_CHARS, 4096. */
   evalChars?: number
   /** Wall-clock cap, a safety deadline only (default 60 s); an experiment that hits it is reported as such. */
   maxMs?: number
@@ -37,7 +37,9 @@ export interface Outcome {
   capped: boolean
 }
 
+/** The default training budget of an experiment, in multiply-adds. */
 export const DEFAULT_MACS = 60e6
+/** The default number of held-out characters an experiment is scored on. */
 export const DEFAULT_EVAL_CHARS = 4096
 
 const yieldNow = async (): Promise<void> => { await new Promise<void>(resolve => setImmediate(resolve)) }
