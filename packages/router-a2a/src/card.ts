@@ -60,6 +60,8 @@ export interface CardInput {
   defaultOutputModes: string[]
   /** Extra top-level members (provider, documentationUrl, iconUrl…). */
   extra: Partial<AgentCardJson>
+  /** Advertise `capabilities.streaming` (the node serves A2A_STREAM_PROTOCOL). @default false */
+  streaming?: boolean
 }
 
 /** The A2A v1.0 agent card of a node. */
@@ -76,7 +78,7 @@ export function buildAgentCard (input: CardInput): AgentCardJson {
     description: input.description,
     supportedInterfaces: [{ url: input.url, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }],
     version: input.version,
-    capabilities: { streaming: false, pushNotifications: false },
+    capabilities: { streaming: input.streaming === true, pushNotifications: false },
     defaultInputModes: [...input.defaultInputModes],
     defaultOutputModes: [...input.defaultOutputModes],
     skills,

@@ -25,7 +25,8 @@ export async function exchange (node: AxlNode<any>, peer: PeerId | string, frame
   return decodeA2aResponse(reply)
 }
 
-function parseJson (text: string, what: string): unknown {
+/** JSON.parse, throwing ProtocolError naming `what`. */
+export function parseJson (text: string, what: string): unknown {
   try { return JSON.parse(text) } catch (err) {
     throw new ProtocolError(`${what} is not JSON: ${(err as Error).message}`, { cause: err })
   }
@@ -40,6 +41,16 @@ export async function fetchCard (node: AxlNode<any>, peer: PeerId | string, opts
   return card as AgentCardJson
 }
 
+/** The A2aRpcError for a JSON-RPC `error` member (`cause`: the `@a2a-js/sdk` error class for its code). */
+export function toRpcError (method: string, error: unknown): A2aRpcError {
+  const e = (error !== null && typeof error === 'object' ? error : { message: String(error) }) as { code?: unknown, message?: unknown, data?: unknown }
+  const code = typeof e.code === 'number' ? e.code : -32603
+  const message = typeof e.message === 'string' ? e.message : JSON.stringify(e)
+  let cause: unknown
+  try { cause = fromJsonRpcErrorResponse({ jsonrpc: '2.0', id: null, error: { code, message, data: e.data } } as never) } catch (err) { cause = err }
+  return new A2aRpcError(method, code, message, e.data, { cause })
+}
+
 /** Calls one JSON-RPC method on a peer's A2A endpoint; resolves to `result`, throws A2aRpcError on `error`. */
 export async function callRpc (node: AxlNode<any>, peer: PeerId | string, method: string, params: unknown, opts: CallOptions = {}): Promise<unknown> {
   const id = randomUUID()
@@ -47,14 +58,7 @@ export async function callRpc (node: AxlNode<any>, peer: PeerId | string, method
   if (r.error !== undefined) throw new A2aRemoteError(String(peer), r.error)
   const body = parseJson(r.response ?? 'null', `the ${method} answer of ${String(peer)}`) as Record<string, unknown> | null
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ProtocolError(`the ${method} answer of ${String(peer)} is not a JSON-RPC response object`)
-  if (body.error !== undefined && body.error !== null) {
-    const e = body.error as { code?: unknown, message?: unknown, data?: unknown }
-    const code = typeof e.code === 'number' ? e.code : -32603
-    const message = typeof e.message === 'string' ? e.message : JSON.stringify(e)
-    let cause: unknown
-    try { cause = fromJsonRpcErrorResponse({ jsonrpc: '2.0', id: null, error: { code, message, data: e.data } } as never) } catch { /* keep no cause */ }
-    throw new A2aRpcError(method, code, message, e.data, { cause })
-  }
+  if (body.error !== undefined && body.error !== null) throw toRpcError(method, body.error)
   if (!('result' in body)) throw new ProtocolError(`the ${method} answer of ${String(peer)} has neither "result" nor "error"`)
   if (body.id !== id) throw new ProtocolError(`the ${method} answer of ${String(peer)} has id ${JSON.stringify(body.id)}, expected ${JSON.stringify(id)}`)
   return body.result

@@ -1,11 +1,14 @@
 import { AgentCard } from '@a2a-js/sdk'
 import { UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { DefaultRequestHandler, JsonRpcTransportHandler, type AgentExecutor, type TaskStore } from '@a2a-js/sdk/server'
-import { withDeadline, type A2aRequest, type EnvelopeReply, type RequestContext } from '@axl/core'
+import { withDeadline, type A2aRequest, type EnvelopeReply, type MeshStream, type PeerId, type ProtocolContext, type RequestContext } from '@axl/core'
 import { createCallContext } from './call-context.js'
+import { resolveStreamLimits, type A2aStreamOptions, type StreamLimits } from './stream-options.js'
+import { serveA2aStream } from './stream-server.js'
+import { StreamSlots } from './stream-slots.js'
 import type { AgentCardJson } from './wire.js'
 
-/** JSON-RPC methods that answer with a stream (SSE over HTTP), which one AXL reply frame cannot carry. */
+/** JSON-RPC methods that answer with a stream (SSE over HTTP), which one AXL reply frame cannot carry (see A2A_STREAM_PROTOCOL). */
 export const STREAMING_METHODS: ReadonlySet<string> = new Set(['SendStreamingMessage', 'SubscribeToTask', 'message/stream', 'tasks/resubscribe'])
 
 /** The JSON-RPC error message for streaming methods. */
@@ -30,6 +33,18 @@ export interface A2aEndpointOptions {
   executor: AgentExecutor
   /** Where tasks live. */
   taskStore: TaskStore
+  /** Bounds of the streams served by handleStream (see A2aStreamOptions for the defaults). */
+  stream?: A2aStreamOptions
+  /** Reports failures that reach no caller (e.g. a stream whose caller vanished). @default no output */
+  log?: (format: string, ...args: unknown[]) => void
+}
+
+/** Counters of the streams an endpoint serves. */
+export interface A2aStreamStats {
+  /** Streams being served now. */
+  active: number
+  /** Streams refused because a bound (per peer, per node) was reached. */
+  refused: number
 }
 
 /**
@@ -42,11 +57,42 @@ export class A2aEndpoint {
   /** The card object the SDK handler reads (capabilities, input modes); refreshed before each request. */
   private readonly handlerCard: AgentCard
   private readonly rpc: JsonRpcTransportHandler
+  /** The bounds of served streams. */
+  readonly streamLimits: StreamLimits
+  private readonly slots: StreamSlots
+  private readonly log: (format: string, ...args: unknown[]) => void
 
   constructor (opts: A2aEndpointOptions) {
     this.card = opts.card
     this.handlerCard = AgentCard.fromJSON(opts.card())
     this.rpc = new JsonRpcTransportHandler(new DefaultRequestHandler(this.handlerCard, opts.taskStore, opts.executor))
+    this.streamLimits = resolveStreamLimits(opts.stream)
+    this.slots = new StreamSlots(this.streamLimits.maxStreams, this.streamLimits.maxStreamsPerPeer)
+    this.log = opts.log ?? (() => {})
+  }
+
+  /** Counters of served streams. */
+  streamStats (): A2aStreamStats { return { active: this.slots.active, refused: this.slots.refused } }
+
+  /** The access check of A2A_STREAM_PROTOCOL: true, or why `peer` is refused now (per-peer and per-node bounds). */
+  readonly allowStream = (peer: PeerId): true | string => {
+    const why = this.slots.check(peer)
+    if (why === undefined) return true
+    this.slots.countRefusal()
+    return why
+  }
+
+  /** The `node.handle(A2A_STREAM_PROTOCOL, …)` handler: one SendStreamingMessage or SubscribeToTask per stream. */
+  readonly handleStream = async (stream: MeshStream, ctx: ProtocolContext): Promise<void> => {
+    await serveA2aStream(stream, ctx, {
+      limits: this.streamLimits,
+      slots: this.slots,
+      log: this.log,
+      dispatch: async (body, from, signal) => {
+        this.refreshHandlerCard()
+        return await this.rpc.handle(body, createCallContext(from, signal))
+      }
+    })
   }
 
   /** The core `node.handle('a2a', …)` handler. */

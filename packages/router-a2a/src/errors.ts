@@ -33,3 +33,24 @@ export class A2aRpcError extends AxlError {
 export class A2aUrlError extends AxlError {
   constructor (message: string) { super('ERR_A2A_URL', message) }
 }
+
+/**
+ * The peer does not serve A2A streams (`/axl/a2a-stream/1`): a Go AXL node, an older node, or one started with
+ * `stream: false`. An A2aRpcError with code -32004 (unsupported operation), as the endpoint's own refusal.
+ */
+export class A2aStreamingUnsupportedError extends A2aRpcError {
+  /** The peer that refused. */
+  readonly peer: string
+  /** Why the stream protocol was refused (the peer's words, or the transport's). */
+  readonly reason: string
+  constructor (method: string, peer: string, reason: string, message: string, options?: { cause?: unknown }) {
+    super(method, -32004, message, undefined, options)
+    this.peer = peer
+    this.reason = reason
+  }
+}
+
+/** This node already has as many A2A streams open as its bounds allow (per peer or in total). */
+export class A2aStreamLimitError extends AxlError {
+  constructor (message: string) { super('ERR_A2A_STREAM_LIMIT', message) }
+}

@@ -1,14 +1,16 @@
 import type { AgentExecutor, TaskStore } from '@a2a-js/sdk/server'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
-import { ConfigError, parsePeerId, type AxlNode, type NodeComponents, type PeerId, type ServiceFactory } from '@axl/core'
+import { AxlError, ConfigError, parsePeerId, type AxlNode, type NodeComponents, type PeerId, type ServiceFactory } from '@axl/core'
 import { DEFAULT_AGENT_DESCRIPTION, DEFAULT_AGENT_NAME, axlUrl, buildAgentCard } from './card.js'
-import { callRpc, fetchCard, sendMessage, type CallOptions, type MessageInput, type SendOptions } from './client.js'
-import { A2aEndpoint } from './endpoint.js'
+import { callRpc, fetchCard, sendMessage, toMessage, type CallOptions, type MessageInput, type SendOptions } from './client.js'
+import { A2aEndpoint, type A2aStreamStats } from './endpoint.js'
 import { McpAgentExecutor } from './mcp-executor.js'
 import { toMcpPort, type McpPort } from './mcp-port.js'
 import { meshFetch, type MeshFetchOptions } from './mesh-fetch.js'
+import { A2aStreamClient, type A2aStreamClientStats, type StreamCallOptions } from './stream-client.js'
+import { A2A_STREAM_PROTOCOL, type A2aStreamOptions } from './stream-options.js'
 import { BoundedTaskStore, DEFAULT_MAX_TASKS } from './task-store.js'
-import type { AgentCardJson, AgentSkillJson, SendMessageResultJson } from './wire.js'
+import type { AgentCardJson, AgentSkillJson, SendMessageResultJson, StreamEventJson } from './wire.js'
 
 /** Options of a2a(). */
 export interface A2aOptions {
@@ -47,6 +49,28 @@ export interface A2aOptions {
   maxTasks?: number
   /** Default deadline of outbound calls in ms. Default: the node's requestTimeoutMs. */
   timeoutMs?: number
+  /**
+   * A2A streaming (SendStreamingMessage, SubscribeToTask) over `/axl/a2a-stream/1`, with its bounds; `false`
+   * serves no stream and advertises `capabilities.streaming: false` (outbound streams still work).
+   * @default {} (served, default bounds: see A2aStreamOptions)
+   */
+  stream?: A2aStreamOptions | false
+}
+
+/** Options of stream() and subscribe(). */
+export interface StreamOptions extends StreamCallOptions {
+  /** SendStreamingMessage `configuration` (e.g. `{ historyLength: 0 }`). */
+  configuration?: Record<string, unknown>
+  /** SendStreamingMessage `metadata`. */
+  metadata?: Record<string, unknown>
+}
+
+/** Counters of this node's A2A streams. */
+export interface A2aStreamsStats {
+  /** Streams this node serves. */
+  inbound: A2aStreamStats
+  /** Streams this node opened. */
+  outbound: A2aStreamClientStats
 }
 
 /** `node.services.a2a`: this node's A2A endpoint, and an A2A client for other peers. */
@@ -61,6 +85,17 @@ export interface A2aService {
   fetchImpl: (peer?: PeerId | string, opts?: Omit<MeshFetchOptions, 'peer'>) => typeof fetch
   /** The stock `@a2a-js/sdk` Client for a peer, carried over the mesh (card fetched from the peer). */
   client: (peer: PeerId | string, opts?: Omit<MeshFetchOptions, 'peer'> & { clientOptions?: Partial<ClientFactoryOptions> }) => Promise<Client>
+  /**
+   * `SendStreamingMessage` to a peer: its events (`{ task }`, `{ statusUpdate }`, `{ artifactUpdate }`,
+   * `{ message }`, the wire JSON) as they come, over one mesh stream; the iteration ends after the final event.
+   * Breaking out of the loop or aborting `signal` cancels the remote call. Throws A2aStreamingUnsupportedError
+   * at once for a peer without streams (Go AXL), A2aRpcError on a JSON-RPC error event.
+   */
+  stream: (peer: PeerId | string, message: MessageInput, opts?: StreamOptions) => AsyncGenerator<StreamEventJson, void, undefined>
+  /** `SubscribeToTask`: the current task, then its further events until it ends (same rules as stream()). */
+  subscribe: (peer: PeerId | string, taskId: string, opts?: StreamCallOptions) => AsyncGenerator<StreamEventJson, void, undefined>
+  /** Counters of streams served and opened. */
+  streamStats: () => A2aStreamsStats
   /** This node's current agent card. */
   localCard: () => AgentCardJson
   /** Add (or replace, by id) a skill on this node's card. */
@@ -85,7 +120,10 @@ class A2aServiceImpl implements A2aService {
   private readonly stopController = new AbortController()
   private readonly endpoint: A2aEndpoint
   private readonly mcpSkills: boolean
+  private readonly streams: A2aStreamClient
+  private readonly serveStreams: boolean
   private unhandle: (() => void) | undefined
+  private unhandleStream: (() => void) | undefined
 
   constructor (components: NodeComponents, opts: A2aOptions) {
     this.node = components.node
@@ -94,17 +132,35 @@ class A2aServiceImpl implements A2aService {
     for (const s of opts.skills ?? []) this.addSkill(s)
     this.mcpSkills = opts.mcpSkills ?? opts.executor === undefined
     const executor = opts.executor ?? new McpAgentExecutor({ mcp: () => this.mcpPort(), signal: this.stopController.signal })
-    this.endpoint = new A2aEndpoint({ card: () => this.localCard(), executor, taskStore: opts.taskStore ?? new BoundedTaskStore(opts.maxTasks ?? DEFAULT_MAX_TASKS) })
+    const log = components.logger.forComponent('axl:a2a')
+    const streamOpts = opts.stream === false ? {} : opts.stream
+    this.serveStreams = opts.stream !== false
+    this.endpoint = new A2aEndpoint({
+      card: () => this.localCard(),
+      executor,
+      taskStore: opts.taskStore ?? new BoundedTaskStore(opts.maxTasks ?? DEFAULT_MAX_TASKS),
+      stream: streamOpts,
+      log: (format, ...args) => { log.error(format, ...args) }
+    })
+    this.streams = new A2aStreamClient(this.node, streamOpts)
   }
 
   start (): void {
     if (this.unhandle !== undefined) return
     this.unhandle = this.node.handle('a2a', this.endpoint.handle)
+    if (this.serveStreams) {
+      this.unhandleStream = this.node.handle(A2A_STREAM_PROTOCOL, this.endpoint.handleStream, {
+        allow: this.endpoint.allowStream,
+        maxStreams: this.endpoint.streamLimits.maxStreams
+      })
+    }
   }
 
   stop (): void {
     this.unhandle?.()
     this.unhandle = undefined
+    this.unhandleStream?.()
+    this.unhandleStream = undefined
     this.stopController.abort(new Error('the A2A service is stopping'))
   }
 
@@ -124,7 +180,8 @@ class A2aServiceImpl implements A2aService {
       skills: [...this.skills.values()],
       defaultInputModes: o.defaultInputModes ?? ['text', 'application/json'],
       defaultOutputModes: o.defaultOutputModes ?? ['text', 'application/json'],
-      extra
+      extra,
+      streaming: this.serveStreams
     })
   }
 
@@ -150,8 +207,24 @@ class A2aServiceImpl implements A2aService {
     return await callRpc(this.node, peer, method, params, this.wait(opts))
   }
 
+  async * stream (peer: PeerId | string, message: MessageInput, opts: StreamOptions = {}): AsyncGenerator<StreamEventJson, void, undefined> {
+    const params: Record<string, unknown> = { message: toMessage(message) }
+    if (opts.configuration !== undefined) params.configuration = opts.configuration
+    if (opts.metadata !== undefined) params.metadata = opts.metadata
+    yield * this.streams.events(peer, 'SendStreamingMessage', params, { ...opts, ...this.wait(opts) })
+  }
+
+  async * subscribe (peer: PeerId | string, taskId: string, opts: StreamCallOptions = {}): AsyncGenerator<StreamEventJson, void, undefined> {
+    if (typeof taskId !== 'string' || taskId === '') throw new AxlError('ERR_INVALID_ARGUMENT', 'subscribe() needs a non-empty task id')
+    yield * this.streams.events(peer, 'SubscribeToTask', { id: taskId }, { ...opts, ...this.wait(opts) })
+  }
+
+  streamStats (): A2aStreamsStats {
+    return { inbound: this.endpoint.streamStats(), outbound: this.streams.stats() }
+  }
+
   fetchImpl (peer?: PeerId | string, opts: Omit<MeshFetchOptions, 'peer'> = {}): typeof fetch {
-    return meshFetch(this.node, { peer, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs })
+    return meshFetch(this.node, { peer, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs, streams: opts.streams ?? this.streams })
   }
 
   async client (peer: PeerId | string, opts: Omit<MeshFetchOptions, 'peer'> & { clientOptions?: Partial<ClientFactoryOptions> } = {}): Promise<Client> {

@@ -140,3 +140,38 @@ export interface AgentCardJson {
   iconUrl?: string
   [key: string]: unknown
 }
+
+/** A task status change, as streamed. */
+export interface TaskStatusUpdateEventJson {
+  /** The task. */
+  taskId: string
+  /** Its conversation. */
+  contextId: string
+  /** The new status. */
+  status: TaskStatusJson
+  /** Free-form metadata. */
+  metadata?: Record<string, unknown>
+  [key: string]: unknown
+}
+
+/** A new or extended artifact, as streamed. */
+export interface TaskArtifactUpdateEventJson {
+  /** The task. */
+  taskId: string
+  /** Its conversation. */
+  contextId: string
+  /** The artifact (or the chunk of it). */
+  artifact: ArtifactJson
+  /** True when this chunk extends an artifact sent before. */
+  append?: boolean
+  /** True on the last chunk of the artifact. */
+  lastChunk?: boolean
+  [key: string]: unknown
+}
+
+/** One event of SendStreamingMessage / SubscribeToTask (the v1.0 StreamResponse JSON): exactly one member is set. */
+export type StreamEventJson =
+  | { task: TaskJson, message?: undefined, statusUpdate?: undefined, artifactUpdate?: undefined }
+  | { message: MessageJson, task?: undefined, statusUpdate?: undefined, artifactUpdate?: undefined }
+  | { statusUpdate: TaskStatusUpdateEventJson, task?: undefined, message?: undefined, artifactUpdate?: undefined }
+  | { artifactUpdate: TaskArtifactUpdateEventJson, task?: undefined, message?: undefined, statusUpdate?: undefined }

@@ -76,7 +76,7 @@ describe('agent card', () => {
     const card = await client.getAgentCard()
     expect(card.name).toBe('Weather agent')
     expect(card.supportedInterfaces).toEqual([{ url: `axl://${b.peerId}`, protocolBinding: 'JSONRPC', protocolVersion: '1.0' }])
-    expect(card.capabilities).toEqual({ streaming: false, pushNotifications: false })
+    expect(card.capabilities).toEqual({ streaming: true, pushNotifications: false })
     expect(card.skills.map(s => s.id)).toEqual(['weather'])
     expect(card.skills[0]).toMatchObject({ name: 'Weather Service', tags: ['weather', 'mcp'] })
 
@@ -258,16 +258,20 @@ describe('errors', () => {
     expect(err).toMatchObject({ rpcCode: -32601 })
   })
 
-  test('streaming requests get a clear JSON-RPC error', async () => {
+  test('streaming requests in an AXL envelope get a clear JSON-RPC error (a reply frame carries one answer)', async () => {
     const err = await a.services.a2a.rpc(b.peerId, 'SendStreamingMessage', { message: { messageId: 'm', role: 'ROLE_USER', parts: [{ text: 'x' }] } }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(A2aRpcError)
     expect(err).toMatchObject({ rpcCode: -32004 })
     expect((err as Error).message).toContain(STREAMING_NOT_SUPPORTED)
-    // The SDK's transport, asked to stream, surfaces the same error.
-    const card = await a.services.a2a.card(b.peerId)
-    const transport = await new JsonRpcTransportFactory({ fetchImpl: a.services.a2a.fetchImpl() }).create(card.supportedInterfaces[0].url, card as never)
-    const stream = transport.sendMessageStream(sendRequest(WEATHER_CALL))
-    await expect(stream.next()).rejects.toThrow(/streaming is not supported over AXL/)
+    // The SDK's transport, asked to stream a peer that serves no stream protocol, surfaces the same error.
+    const c = await createNode({ transport: net.transport(), services: { a2a: a2a({ stream: false }) } })
+    try {
+      const card = await a.services.a2a.card(c.peerId)
+      expect(card.capabilities.streaming).toBe(false)
+      const transport = await new JsonRpcTransportFactory({ fetchImpl: a.services.a2a.fetchImpl() }).create(card.supportedInterfaces[0].url, card as never)
+      const stream = transport.sendMessageStream(sendRequest(WEATHER_CALL))
+      await expect(stream.next()).rejects.toThrow(/streaming is not supported over AXL/)
+    } finally { await c.stop() }
   })
 
   test('fetch: unroutable URLs reject, other methods are 405, AXL bridge URLs work', async () => {
