@@ -8,8 +8,12 @@ export class FrameReader {
   private readonly decoder: FrameDecoder
   private ready: Uint8Array[] = []
 
-  /** `onFrameStart` is called when the first bytes of a frame arrive without the whole frame (for read deadlines). */
-  constructor (private readonly stream: MeshStream, maxFrameSize: number, private readonly onFrameStart?: () => void) {
+  /**
+   * `onFrameStart` is called when the first bytes of a frame arrive without the whole frame (for read deadlines);
+   * `onBuffered` after every chunk with the bytes of partial frame now held (for memory budgets; it may throw to
+   * stop reading, and the error is thrown from next()).
+   */
+  constructor (private readonly stream: MeshStream, maxFrameSize: number, private readonly onFrameStart?: () => void, private readonly onBuffered?: (bytes: number) => void) {
     this.decoder = new FrameDecoder({ maxFrameSize })
   }
 
@@ -37,6 +41,7 @@ export class FrameReader {
       }
       const wasMid = this.midFrame
       const frames = this.decoder.push(chunk)
+      this.onBuffered?.(Math.max(this.decoder.bufferedBytes, this.decoder.allocatedBytes))
       if (this.onFrameStart !== undefined && this.midFrame && (!wasMid || frames.length > 0)) this.onFrameStart()
       if (frames.length === 1) return frames[0]
       if (frames.length > 1) { this.ready = frames; return this.ready.shift()! }

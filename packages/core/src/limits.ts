@@ -18,8 +18,21 @@ export interface Limits {
    * dropped after being acknowledged. Drops are counted either way.
    */
   inboxOverflow: OverflowPolicy
-  /** Inbound streams handled at once; more are reset at once. Default 128 (AXL's max_concurrent_conns). */
+  /** Inbound streams handled at once; more are refused at once (the sender is told why). Default 128 (AXL's max_concurrent_conns). */
   maxConcurrentStreams: number
+  /**
+   * Inbound streams one peer may hold at once, so that one sender cannot take every slot; its streams beyond it
+   * are refused (the sender is told why). And when all slots are taken, a peer holding fewer takes a slot from the
+   * peer holding the most (fair share). Default 64 (half of maxConcurrentStreams; our own senders open at most 64
+   * streams to one peer at once).
+   */
+  maxStreamsPerPeer: number
+  /**
+   * Bytes of partly received inbound frames held at once across all streams (each peer may hold a quarter of it,
+   * or one whole maxMessageSize frame if that is more); a stream that would pass it is refused ('busy', the
+   * sender is told) and reset. Default 256 MiB.
+   */
+  inboundBufferBytes: number
   /** Deadline for request/response round trips and send acknowledgements, ms. Default 30 s (AXL's). */
   requestTimeoutMs: number
   /** Deadline for reading a frame once it has started, ms. Default 60 s (AXL's conn_read_timeout_secs). */
@@ -37,6 +50,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   inboxMaxBytes: 64 * 1024 * 1024,
   inboxOverflow: 'refuse',
   maxConcurrentStreams: 128,
+  maxStreamsPerPeer: 64,
+  inboundBufferBytes: 256 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   readTimeoutMs: 60_000,
   idleTimeoutMs: 300_000,

@@ -99,6 +99,10 @@ export interface NodeStats {
   requestsRejected: number
   /** Raw inbound messages claimed by a `handleMessages` handler (they never reached the inbox). */
   messagesClaimed: number
+  /** Inbound streams closed to make room for a peer below its fair share (maxStreamsPerPeer). */
+  streamsEvicted: number
+  /** Inbound streams refused because partial frames would pass inboundBufferBytes (or the peer's share). */
+  budgetRefusals: number
   /** The durable inbox's journal (with `createNode({ inbox })`). */
   journal?: JournalStats
 }
@@ -259,6 +263,13 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly maxMessageSize: number
   private readonly stopController = new AbortController()
   private readonly activeStreams = new Set<MeshStream>()
+  /** Inbound streams by peer (both channels), for the per-peer share (maxStreamsPerPeer). */
+  private readonly streamsByPeer = new Map<PeerId, Set<MeshStream>>()
+  /** Bytes of partial inbound frames held, in all and by peer (inboundBufferBytes). */
+  private inboundHeld = 0
+  private readonly inboundHeldByPeer = new Map<PeerId, number>()
+  /** Refused streams still being told why (bounded: past it they are reset without a reason). */
+  private refusing = 0
   /** Inbound streams waiting between frames (insertion order = longest idle first): evicted before refusing a new one. */
   private readonly idleInbound = new Set<MeshStream>()
   /** send()/request() operations on the fast path; stop() fails them. */
@@ -298,7 +309,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       const seq = this.journalSeq.get(msg)
       if (seq !== undefined) this.journal?.done(seq)
     })
-    this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0, messagesClaimed: 0 }
+    this.stats = { inbox: this.inbox.stats, streamsRejected: 0, framesTooLarge: 0, streamErrors: 0, requestsRejected: 0, messagesClaimed: 0, streamsEvicted: 0, budgetRefusals: 0 }
     const services: Record<string, unknown> = {}
     this.services = services as S
     const components = { identity: this.identity, limits: this.limits, node: this as unknown as AxlNode<Record<string, unknown>>, logger: this.logger }
@@ -344,6 +355,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     }
     for (const stream of this.activeStreams) stream.abort('node stopping')
     this.activeStreams.clear()
+    this.streamsByPeer.clear()
     const stopping = new NotStartedError('the node is stopping')
     for (const op of this.fastOps) failOp(op, stopping)
     this.fastOps.clear()
@@ -536,11 +548,9 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       }
       const stream = await this.bounded(op, this.mesh.dial(to, { signal: this.stopController.signal }), s => { s.abort(op.error ?? 'abandoned') })
       op.stream = stream
-      await writeFrame(stream, frame)
-      if (!reuse) stream.closeWrite()
-      const reader = new FrameReader(stream, maxReply)
-      const reply = await reader.next()
-      if (reuse && reply !== null) this.putPooled(to, stream, reader)
+      const { reply, reader, early } = await this.writeThenRead(stream, frame, !reuse, maxReply, {})
+      if (reuse && reply !== null && !early) this.putPooled(to, stream, reader)
+      else if (early) stream.abort('refused before the message was written')
       else stream.close()
       return reply
     } catch (err) {
@@ -553,6 +563,35 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       this.fastOps.delete(op)
       release?.()
     }
+  }
+
+  /**
+   * Writes one frame (then half-closes when `closeWrite`) while already reading the reply: a receiver that refuses
+   * a stream (too many from us, its buffers full) answers a refusal frame at once, before our write completes —
+   * that reply wins (`early`), so the sender learns the cause instead of only seeing the stream reset.
+   */
+  private async writeThenRead (stream: MeshStream, frame: Uint8Array, closeWrite: boolean, maxReply: number, opts: WaitOptions): Promise<{ reply: Uint8Array | null, reader: FrameReader, early: boolean }> {
+    const reader = new FrameReader(stream, maxReply)
+    const replyP = reader.next(opts)
+    const writeP = writeFrame(stream, frame, opts).then(() => { if (closeWrite) stream.closeWrite() })
+    const first = await Promise.race([writeP.then(() => 'written' as const, () => 'writeFailed' as const), replyP.then(() => 'reply' as const, () => 'failed' as const)])
+    if (first === 'writeFailed') {
+      // A refusal that arrived just before the reset may still be settling: it names the cause, so take it.
+      const late = await Promise.race([replyP.then(r => r, () => null), new Promise<null>(resolve => { setImmediate(() => { resolve(null) }) })])
+      if (late !== null) return { reply: late, reader, early: true }
+      await writeP // rethrows the write's error
+    }
+    if (first === 'reply') {
+      const reply = await replyP
+      writeP.catch((err: unknown) => { this.log('write after an early reply from %s ended: %s', stream.remotePeer, err instanceof Error ? err.message : String(err)) })
+      return { reply, reader, early: true }
+    }
+    if (first === 'failed') {
+      // The read failed first (reset, deadline): report the write's own outcome if it fails too, else the read's.
+      writeP.catch((err: unknown) => { this.log('write to %s after the read failed: %s', stream.remotePeer, err instanceof Error ? err.message : String(err)) })
+      return { reply: await replyP, reader, early: false }
+    }
+    return { reply: await replyP, reader, early: false }
   }
 
   /** Await `p` unless op's deadline fires first; what `p` yields after that is handed to `discard`. */
@@ -585,11 +624,9 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
         if (reply !== undefined) return reply
       }
       stream = await this.mesh.dial(to, { signal })
-      await writeFrame(stream, frame, { signal })
-      if (!reuse) stream.closeWrite()
-      const reader = new FrameReader(stream, maxReply)
-      const reply = await reader.next({ signal })
-      if (reuse && reply !== null) this.putPooled(to, stream, reader)
+      const { reply, reader, early } = await this.writeThenRead(stream, frame, !reuse, maxReply, { signal })
+      if (reuse && reply !== null && !early) this.putPooled(to, stream, reader)
+      else if (early) stream.abort('refused before the message was written')
       else stream.close()
       return reply
     } catch (err) {
@@ -722,12 +759,13 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
 
   /** An inbound stream on the protocol channel: negotiate, check access, hand it to the protocol's handler. */
   private async onProtocolStream (stream: MeshStream): Promise<void> {
-    if (this.state !== 'running' || this.activeStreams.size >= this.limits.maxConcurrentStreams) {
+    const refused = this.admit(stream)
+    if (refused !== undefined) {
       this.stats.streamsRejected++
-      stream.abort('too many concurrent streams')
+      if (this.state === 'running') answerNegotiation(stream, ProtocolStatus.busy, refused)
+      else stream.abort(refused)
       return
     }
-    this.activeStreams.add(stream)
     const from = stream.remotePeer
     let entry: { handler: ProtocolHandler, options: ProtocolOptions, active: number } | undefined
     let protocol: string | null = null
@@ -745,7 +783,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       answerNegotiation(stream, ProtocolStatus.accepted)
     } catch (err) {
       stream.abort(err instanceof Error ? err : String(err))
-      this.activeStreams.delete(stream)
+      this.forget(stream)
       if (this.state !== 'running') return
       this.stats.streamErrors++
       this.emit('stream:error', { from, error: err instanceof Error ? err : new Error(String(err)) })
@@ -763,29 +801,105 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     } finally {
       entry.active--
       // the handler owns the stream; once it settled the node only stops tracking it when it ends
-      void stream.closed().finally(() => { this.activeStreams.delete(stream) })
+      void stream.closed().finally(() => { this.forget(stream) })
     }
   }
 
-  private async onStream (stream: MeshStream): Promise<void> {
-    if (this.state === 'running' && this.activeStreams.size >= this.limits.maxConcurrentStreams) {
-      // Make room by closing the longest-idle kept-open stream (its client reconnects when it needs it).
+  /**
+   * Admits an inbound stream, or says why not. A peer past its share (maxStreamsPerPeer) is refused. When the node
+   * is full (maxConcurrentStreams), room is made by closing the longest-idle kept-open stream, else by taking the
+   * newest stream of the peer holding the most — if it holds at least two more than this one's peer (fair share).
+   */
+  private admit (stream: MeshStream): string | undefined {
+    if (this.state !== 'running') return 'the node is stopping'
+    const peer = stream.remotePeer
+    const mine = this.streamsByPeer.get(peer)?.size ?? 0
+    if (mine >= this.limits.maxStreamsPerPeer) return `too many streams from you: ${mine} open at once (maxStreamsPerPeer ${this.limits.maxStreamsPerPeer})`
+    if (this.activeStreams.size >= this.limits.maxConcurrentStreams) {
       const idle = this.idleInbound.values().next().value
-      if (idle !== undefined) { this.idleInbound.delete(idle); this.activeStreams.delete(idle); idle.close() }
-    }
-    if (this.state !== 'running' || this.activeStreams.size >= this.limits.maxConcurrentStreams) {
-      this.stats.streamsRejected++
-      stream.abort('too many concurrent streams')
-      return
+      if (idle !== undefined) {
+        // Its client reconnects when it needs it.
+        this.idleInbound.delete(idle); this.forget(idle); idle.close()
+      } else {
+        let top: Set<MeshStream> | undefined
+        for (const set of this.streamsByPeer.values()) if (top === undefined || set.size > top.size) top = set
+        if (top === undefined || top.size < mine + 2) return `too many concurrent streams (${this.activeStreams.size}, maxConcurrentStreams ${this.limits.maxConcurrentStreams})`
+        const victim = [...top].pop()!
+        this.forget(victim)
+        this.stats.streamsEvicted++
+        victim.abort(`evicted for fair share: ${victim.remotePeer} held ${top.size + 1} of ${this.limits.maxConcurrentStreams} streams`)
+      }
     }
     this.activeStreams.add(stream)
+    let set = this.streamsByPeer.get(peer)
+    if (set === undefined) this.streamsByPeer.set(peer, set = new Set())
+    set.add(stream)
+    return undefined
+  }
+
+  /** Stops tracking an inbound stream (idempotent). */
+  private forget (stream: MeshStream): void {
+    this.activeStreams.delete(stream)
+    const set = this.streamsByPeer.get(stream.remotePeer)
+    if (set?.delete(stream) === true && set.size === 0) this.streamsByPeer.delete(stream.remotePeer)
+  }
+
+  /**
+   * Tells the sender of a refused AXL stream why, in the refusal frame its send() reads (AXL senders never read it),
+   * then ends the stream. Bounded: while 64 refusals are in flight, further ones are reset without a reason.
+   */
+  private refuseStream (stream: MeshStream, code: string, reason: string): void {
+    if (this.refusing >= 64) { stream.abort(reason); return }
+    this.refusing++
+    void (async () => {
+      try {
+        await writeFrame(stream, refusal(code, reason), { timeoutMs: 2000 })
+        stream.closeWrite()
+        // Let the sender read it: wait (briefly) for its end of the stream, discarding what it still sends.
+        for (let deadline = Date.now() + 2000; Date.now() < deadline;) {
+          if (await stream.read({ timeoutMs: Math.max(1, deadline - Date.now()) }) === null) break
+        }
+      } catch (err) {
+        this.log('refusing a stream from %s: %s', stream.remotePeer, err instanceof Error ? err.message : String(err))
+      } finally {
+        this.refusing--
+        stream.abort(reason)
+      }
+    })()
+  }
+
+  private async onStream (stream: MeshStream): Promise<void> {
+    const refused = this.admit(stream)
+    if (refused !== undefined) {
+      this.stats.streamsRejected++
+      if (this.state === 'running') this.refuseStream(stream, 'busy', refused)
+      else stream.abort(refused)
+      return
+    }
+    // Partial frames count against the node's inbound buffer budget and this peer's share of it.
+    const peer = stream.remotePeer
+    const peerShare = Math.max(this.maxMessageSize + 4, Math.floor(this.limits.inboundBufferBytes / 4))
+    let held = 0
+    const onBuffered = (bytes: number): void => {
+      const delta = bytes - held
+      if (delta > 0) {
+        const peerHeld = this.inboundHeldByPeer.get(peer) ?? 0
+        if (this.inboundHeld + delta > this.limits.inboundBufferBytes) throw new InboundBudgetError(`node busy: ${this.inboundHeld} bytes of partial messages held (inboundBufferBytes ${this.limits.inboundBufferBytes})`)
+        if (peerHeld + delta > peerShare) throw new InboundBudgetError(`too many bytes of partial messages from you: ${peerHeld} held (your share of inboundBufferBytes: ${peerShare})`)
+      }
+      this.inboundHeld += delta
+      const next = (this.inboundHeldByPeer.get(peer) ?? 0) + delta
+      if (next === 0) this.inboundHeldByPeer.delete(peer)
+      else this.inboundHeldByPeer.set(peer, next)
+      held = bytes
+    }
     // Deadlines on the sweeper: idleTimeoutMs between frames, readTimeoutMs once a frame has started
     // (AXL's conn_idle_timeout and conn_read_timeout), readTimeoutMs for writing a reply.
     const { idleTimeoutMs, readTimeoutMs } = this.limits
     const entry: SweepEntry = this.sweeper.add(Date.now() + idleTimeoutMs, () => {
       stream.abort(new TimeoutError(reader.midFrame ? `reading a frame timed out after ${readTimeoutMs} ms` : `stream idle for ${idleTimeoutMs} ms`))
     })
-    const reader = new FrameReader(stream, this.maxMessageSize, () => { entry.at = Math.min(entry.at, Date.now() + readTimeoutMs) })
+    const reader = new FrameReader(stream, this.maxMessageSize, () => { entry.at = Math.min(entry.at, Date.now() + readTimeoutMs) }, onBuffered)
     try {
       for (let first = true; ; first = false) {
         entry.at = Date.now() + idleTimeoutMs
@@ -810,14 +924,22 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
         } catch { stream.abort('frame too large') }
         return
       }
+      if (err instanceof InboundBudgetError) {
+        this.stats.budgetRefusals++
+        this.dropped(stream.remotePeer, held, err.message)
+        this.forget(stream)
+        this.refuseStream(stream, 'busy', err.message)
+        return
+      }
       stream.abort(err instanceof Error ? err : String(err))
       if (this.state !== 'running') return // stopping is not a stream failure
       this.stats.streamErrors++
       this.emit('stream:error', { from: stream.remotePeer, error: err instanceof Error ? err : new Error(String(err)) })
     } finally {
+      onBuffered(0) // give back what this stream's partial frame held
       this.sweeper.remove(entry)
       this.idleInbound.delete(stream)
-      this.activeStreams.delete(stream)
+      this.forget(stream)
     }
   }
 
@@ -948,6 +1070,9 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     return { signal: ac.signal, done }
   }
 }
+
+/** Partial inbound frames would pass the node's buffer budget or the peer's share of it. */
+class InboundBudgetError extends Error {}
 
 /** An operation on the fast path: what its deadline (or stop) must fail. */
 interface FastOp { stream?: MeshStream, error?: Error, reject?: (e: Error) => void }

@@ -13,6 +13,8 @@ describe('resolveLimits', () => {
       inboxMaxBytes: 64 * 1024 * 1024,
       inboxOverflow: 'refuse',
       maxConcurrentStreams: 128,
+      maxStreamsPerPeer: 64,
+      inboundBufferBytes: 256 * 1024 * 1024,
       requestTimeoutMs: 30_000,
       readTimeoutMs: 60_000,
       idleTimeoutMs: 300_000,

@@ -128,14 +128,15 @@ describe('services', () => {
 })
 
 describe('inbound stream limits and hostile peers', () => {
-  it('maxConcurrentStreams exceeded → the extra stream is reset and counted; freed slots are reused', async () => {
+  it('maxConcurrentStreams exceeded → the extra stream is refused with a reason frame and counted; freed slots are reused', async () => {
     const net = network()
     const a = await node(net); const b = await node(net, { maxConcurrentStreams: 2 })
     const s1 = await a.dial(b.peerId); const s2 = await a.dial(b.peerId)
     const s3 = await a.dial(b.peerId)
-    await expect(s3.read({ timeoutMs: 1000 })).rejects.toBeInstanceOf(StreamClosedError)
+    const answer = await readAll(s3)
+    expect(JSON.parse(str(answer.subarray(4)))).toMatchObject({ axl_refused: { code: 'busy', message: expect.stringMatching(/too many concurrent streams/) } })
     expect(b.stats.streamsRejected).toBe(1)
-    await expect(a.send(b.peerId, text('x'))).rejects.toThrow(/refused/)
+    await expect(a.send(b.peerId, text('x'))).rejects.toThrow(/refused the message: too many concurrent streams/)
     expect(b.stats.streamsRejected).toBe(2)
     for (const s of [s1, s2]) { s.closeWrite(); expect(await s.read({ timeoutMs: 1000 })).toBeNull() }
     await a.send(b.peerId, text('y'))
