@@ -6,27 +6,27 @@
  */
 import { once } from 'node:events'
 import { ProtocolRefusedError, type AxlNode, type PeerId } from '@axl/core'
-import { A2aStreamClient, A2aStreamLimitError, A2aStreamingUnsupportedError, SSE_CONTENT_TYPE, STREAM_PROTOCOL_METHODS, sseEvent, type A2aStreamCall, type StreamRequest } from '@axl/router-a2a'
+import type { A2aStreamCall, A2aStreamClient, StreamRequest } from '@axl/router-a2a'
 import type { ApiRequest } from './api-context.js'
 import { httpError, sendBody } from './http-response.js'
 import { meshFailure } from './mesh-errors.js'
 
+/**
+ * The streaming methods (`STREAM_PROTOCOL_METHODS` of @axl/router-a2a, repeated here so that the bridge loads
+ * @axl/router-a2a and the A2A SDK only when a stream is asked for, as it does for the in-process services).
+ */
+const STREAMING_METHODS: ReadonlySet<string> = new Set(['SendStreamingMessage', 'SubscribeToTask'])
+
 /** One stream client (and so one set of bounds) per bridge node. */
 const clients = new WeakMap<AxlNode<any>, A2aStreamClient>()
-
-function clientFor (node: AxlNode<any>): A2aStreamClient {
-  let c = clients.get(node)
-  if (c === undefined) { c = new A2aStreamClient(node); clients.set(node, c) }
-  return c
-}
 
 /** The request as a streaming JSON-RPC request (a v1.0 streaming method with an id), or undefined. */
 export function streamRequestOf (json: string): StreamRequest | undefined {
   let v: unknown
-  try { v = JSON.parse(json) } catch { return undefined } // the caller checked it is JSON; nothing to stream then
+  try { v = JSON.parse(json) } catch { return undefined } // not JSON: not a stream request (the caller checked it is)
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
   const r = v as Record<string, unknown>
-  if (typeof r.method !== 'string' || !STREAM_PROTOCOL_METHODS.has(r.method)) return undefined
+  if (typeof r.method !== 'string' || !STREAMING_METHODS.has(r.method)) return undefined
   if (typeof r.id !== 'string' && typeof r.id !== 'number') return undefined
   return { jsonrpc: '2.0', id: r.id, method: r.method, params: r.params }
 }
@@ -34,7 +34,9 @@ export function streamRequestOf (json: string): StreamRequest | undefined {
 /** Relay one streaming call to `peer` as SSE on r.res. */
 export async function relayA2aStream (r: ApiRequest, peer: PeerId, request: StreamRequest): Promise<void> {
   const { res } = r
-  const client = clientFor(r.node)
+  const { A2aStreamClient, A2aStreamLimitError, A2aStreamingUnsupportedError, SSE_CONTENT_TYPE, sseEvent } = await import('@axl/router-a2a')
+  let client = clients.get(r.node)
+  if (client === undefined) { client = new A2aStreamClient(r.node); clients.set(r.node, client) }
   let call: A2aStreamCall
   try {
     call = await client.open(peer, request, { signal: r.signal, timeoutMs: r.settings.requestTimeoutMs })
@@ -52,13 +54,14 @@ export async function relayA2aStream (r: ApiRequest, peer: PeerId, request: Stre
     }
     return
   }
+  const idleMs = client.limits.idleTimeoutMs
   res.writeHead(200, { 'Content-Type': SSE_CONTENT_TYPE, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' })
   try {
     for (;;) {
       const text = await call.nextFrame()
       if (text === null) break
       if (!res.write(sseEvent(text))) {
-        await once(res, 'drain', { signal: AbortSignal.any([r.signal, AbortSignal.timeout(client.limits.idleTimeoutMs)]) })
+        await once(res, 'drain', { signal: AbortSignal.any([r.signal, AbortSignal.timeout(idleMs)]) })
       }
     }
     res.end()

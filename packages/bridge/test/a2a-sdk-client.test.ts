@@ -10,6 +10,7 @@ import {
 import { MemoryNetwork, createNode, type AxlNode } from '@axl/core'
 import { a2a, callSignal, type A2aService } from '@axl/router-a2a'
 import { createBridge } from '../src/index.js'
+import { bridgeA2aUrl, rewriteCardUrls } from '../src/a2a-card-url.js'
 import { call, onCleanup, startTestNode, stubServer, until } from './helpers.js'
 import { ProcessPool, freePort, waitReachable } from './helpers/processes.js'
 
@@ -69,6 +70,26 @@ class SteppingAgent implements AgentExecutor {
 
   async cancelTask (): Promise<void> {}
 }
+
+describe('rewriteCardUrls', () => {
+  const B = 'http://127.0.0.1:9002/a2a/' + 'ab'.repeat(32)
+  it('rewrites axl:// URLs of v1.0 and v0.3 cards, nothing else', () => {
+    const v1 = { name: 'x', supportedInterfaces: [{ url: 'axl://' + 'ab'.repeat(32), protocolBinding: 'JSONRPC' }, { url: 'https://agent.example/a2a', protocolBinding: 'HTTP+JSON' }] }
+    expect(JSON.parse(rewriteCardUrls(JSON.stringify(v1), B) ?? 'null').supportedInterfaces.map((i: { url: string }) => i.url)).toEqual([B, 'https://agent.example/a2a'])
+    const v03 = { name: 'x', url: 'AXL://' + 'ab'.repeat(32), preferredTransport: 'JSONRPC', additionalInterfaces: [{ url: 'axl://' + 'ab'.repeat(32), transport: 'JSONRPC' }, { url: '/a2a/x', transport: 'JSONRPC' }] }
+    const out = JSON.parse(rewriteCardUrls(JSON.stringify(v03), B) ?? 'null')
+    expect(out.url).toBe(B)
+    expect(out.additionalInterfaces.map((i: { url: string }) => i.url)).toEqual([B, '/a2a/x'])
+    // nothing to rewrite, not an object, not JSON: undefined (the remote's bytes are relayed as they are)
+    expect(rewriteCardUrls('{"name":"C"}', B)).toBeUndefined()
+    expect(rewriteCardUrls('[1]', B)).toBeUndefined()
+    expect(rewriteCardUrls('not json', B)).toBeUndefined()
+  })
+  it('the bridge URL comes from Host, else from the local socket', () => {
+    expect(bridgeA2aUrl('localhost:9002', '127.0.0.1', 9002, 'ab')).toBe('http://localhost:9002/a2a/ab')
+    expect(bridgeA2aUrl(undefined, '::1', 9002, 'ab')).toBe('http://[::1]:9002/a2a/ab')
+  })
+})
 
 describe('the stock A2A SDK client through an in-process bridge (MemoryNetwork, bridge on a loopback port)', () => {
   async function setup (): Promise<{ bridgeUrl: string, b: AxlNode<{ a2a: A2aService }>, agent: SteppingAgent, net: MemoryNetwork, a: AxlNode }> {

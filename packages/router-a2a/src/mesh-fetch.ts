@@ -3,8 +3,7 @@ import { encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
 import { exchange } from './client.js'
 import { A2aStreamingUnsupportedError, A2aUrlError } from './errors.js'
 import { SSE_CONTENT_TYPE, sseEvent } from './sse.js'
-import { A2aStreamClient, type StreamRequest } from './stream-client.js'
-import { STREAM_PROTOCOL_METHODS } from './stream-options.js'
+import { A2aStreamClient, parseStreamRequest, type StreamRequest } from './stream-client.js'
 
 /** Options of meshFetch(). */
 export interface MeshFetchOptions {
@@ -35,17 +34,6 @@ function jsonResponse (body: string, status: number, statusText: string): Respon
 }
 
 const enc = new TextEncoder()
-
-/** The request as a streaming JSON-RPC request, when it is one (a v1.0 streaming method with an id). */
-function streamRequestOf (body: string): StreamRequest | undefined {
-  let v: unknown
-  try { v = JSON.parse(body) } catch { return undefined } // not JSON: the envelope path answers the parse error
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
-  const r = v as Record<string, unknown>
-  if (typeof r.method !== 'string' || !STREAM_PROTOCOL_METHODS.has(r.method)) return undefined
-  if (typeof r.id !== 'string' && typeof r.id !== 'number') return undefined
-  return { jsonrpc: '2.0', id: r.id, method: r.method, params: r.params }
-}
 
 /**
  * A streaming method over A2A_STREAM_PROTOCOL: 200 `text/event-stream`, one `data:` event per frame (the
@@ -102,7 +90,7 @@ export function meshFetch (node: AxlNode<any>, opts: MeshFetchOptions = {}): typ
       frame = encodeA2aAgentCardRequest()
     } else if (method === 'POST') {
       const body = init.body !== undefined && init.body !== null ? await new Response(init.body).text() : (await request?.text()) ?? ''
-      const streaming = streamRequestOf(body)
+      const streaming = parseStreamRequest(body)
       if (streaming !== undefined) return await streamResponse(streams, peer, streaming, signal, opts.timeoutMs)
       try {
         frame = encodeA2aRequest(body)

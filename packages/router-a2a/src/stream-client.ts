@@ -8,7 +8,7 @@ import { FrameReader, writeFrame } from '@axl/core/wire'
 import { parseJson, toRpcError } from './client.js'
 import { STREAMING_NOT_SUPPORTED } from './endpoint.js'
 import { A2aStreamLimitError, A2aStreamingUnsupportedError } from './errors.js'
-import { A2A_STREAM_PROTOCOL, resolveStreamLimits, type A2aStreamOptions, type StreamLimits } from './stream-options.js'
+import { A2A_STREAM_PROTOCOL, STREAM_PROTOCOL_METHODS, resolveStreamLimits, type A2aStreamOptions, type StreamLimits } from './stream-options.js'
 import { StreamSlots } from './stream-slots.js'
 import type { StreamEventJson } from './wire.js'
 
@@ -25,6 +25,17 @@ export interface StreamRequest {
   method: string
   /** The method's params (v1.0 JSON). */
   params: unknown
+}
+
+/** A JSON-RPC request body (text) as a StreamRequest when it is one: a v1.0 streaming method with a string or number id. */
+export function parseStreamRequest (body: string): StreamRequest | undefined {
+  let v: unknown
+  try { v = JSON.parse(body) } catch { return undefined } // not JSON: not a stream request (the envelope path answers it)
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
+  const r = v as Record<string, unknown>
+  if (typeof r.method !== 'string' || !STREAM_PROTOCOL_METHODS.has(r.method)) return undefined
+  if (typeof r.id !== 'string' && typeof r.id !== 'number') return undefined
+  return { jsonrpc: '2.0', id: r.id, method: r.method, params: r.params }
 }
 
 /** Options of opening a stream: `timeoutMs` bounds the opening (dial, negotiation, request); `signal` cancels it all. */
