@@ -143,6 +143,18 @@ export interface LinksOptions {
   closeTimeoutMs?: number
   /** Redial backoff of configured peers. */
   backoff?: BackoffOptions
+  /** Inbound connections still in their handshake, at most; more are closed at once (counted). @default 128 */
+  maxPendingHandshakes?: number
+  /** Of which from one remote host (address without port). @default 16 */
+  maxPendingPerHost?: number
+  /** Inbound links up at once, at most; more are refused after their handshake (counted). @default 1024 */
+  maxInboundLinks?: number
+  /**
+   * A peer whose link the overlay closed for invalid frames (malformed, bad signature, protocol violation) is
+   * refused — inbound — and not redialled — configured — for `initialMs`, doubling at each repeat up to `maxMs`.
+   * @default { initialMs: 5000, maxMs: 600000 }
+   */
+  violationBackoff?: { initialMs?: number, maxMs?: number }
   /**
    * While a configured peer waits out a redial delay longer than this, check every `probeIntervalMs` whether its
    * listener answers again (the link type's `probe`, e.g. a bare TCP connect) and redial at once when it does,
@@ -196,6 +208,14 @@ export interface LinksStats extends LinkByteCounters {
   probes: number
   /** Of which: the listener answered, and the peer was redialled at once. */
   probeHits: number
+  /** Inbound connections closed at once: maxPendingHandshakes or maxPendingPerHost reached. */
+  refusedPending: number
+  /** Inbound links refused after their handshake: maxInboundLinks reached. */
+  refusedTooMany: number
+  /** Links the overlay closed for invalid frames (their peer is then backed off). */
+  violations: number
+  /** Inbound links refused because their peer is backed off after invalid frames. */
+  refusedBackedOff: number
 }
 
 interface ConfiguredPeer {
@@ -210,7 +230,28 @@ interface ConfiguredPeer {
   dialing?: AbortController
   lastError?: string
   nextDialAt?: number
+  /** Clock time until which the peer is backed off after invalid frames. */
+  penaltyUntil?: number
   removed: boolean
+}
+
+/** Peers remembered as backed off after invalid frames, at most. */
+const PENALTY_ENTRIES = 4096
+
+/**
+ * Whether a link closed because its peer broke the overlay protocol: the network layer closes such links with a
+ * LinkError carrying `reason` 'frame' | 'signature' | 'protocol' (network/peers.ts; checked by shape, since the link
+ * layer sits below the network layer and does not import it).
+ */
+function isViolation (err: Error | undefined): err is Error {
+  const reason = (err as { reason?: unknown } | undefined)?.reason
+  return reason === 'frame' || reason === 'signature' || reason === 'protocol'
+}
+
+/** The host part of a remote URI (`tcp://1.2.3.4:5678` → `1.2.3.4`), for per-host bounds; '' when unknown. */
+function remoteHost (uri: string | undefined): string {
+  if (uri === undefined) return ''
+  try { return new URL(uri).hostname } catch { return uri }
 }
 
 function parseKey (k: Uint8Array | string, what: string): Uint8Array {
@@ -227,7 +268,7 @@ function parseKey (k: Uint8Array | string, what: string): Uint8Array {
 /** Manages the links of one node: listeners, configured peers with redial, and authenticated PeerConns. */
 export class Links {
   /** Counters (live object). */
-  readonly stats: LinksStats = { dials: 0, dialFailures: 0, inbound: 0, handshakesOk: 0, handshakesFailed: 0, handshakeTimeouts: 0, refused: 0, linksUp: 0, probes: 0, probeHits: 0, bytesIn: 0, bytesOut: 0 }
+  readonly stats: LinksStats = { dials: 0, dialFailures: 0, inbound: 0, handshakesOk: 0, handshakesFailed: 0, handshakeTimeouts: 0, refused: 0, linksUp: 0, probes: 0, probeHits: 0, refusedPending: 0, refusedTooMany: 0, violations: 0, refusedBackedOff: 0, bytesIn: 0, bytesOut: 0 }
   private readonly opts: LinksOptions
   private readonly clock: Clock
   private readonly types = new Map<string, LinkType>()
@@ -244,6 +285,11 @@ export class Links {
   private readonly backoff: Required<BackoffOptions>
   private readonly random: () => number
   private stopped = false
+  /** Inbound connections in their handshake, in all and by remote host. */
+  private pending = 0
+  private readonly pendingByHost = new Map<string, number>()
+  /** Peers backed off after invalid frames, by key hex (bounded: the oldest is forgotten past PENALTY_ENTRIES). */
+  private readonly penalties = new Map<string, { strikes: number, until: number }>()
 
   constructor (opts: LinksOptions) {
     this.opts = opts
@@ -422,18 +468,39 @@ export class Links {
     const onRawClose = this.track(raw)
     if (this.stopped) { raw.onClose = onRawClose; raw.close(new AbortError('links stopped')); return }
     this.stats.inbound++
+    // Bounded handshakes: a flood of idle connections (from one host above all) cannot hold every slot.
+    const host = remoteHost(raw.remoteUri)
+    const fromHost = this.pendingByHost.get(host) ?? 0
+    if (this.pending >= (this.opts.maxPendingHandshakes ?? 128) || fromHost >= (this.opts.maxPendingPerHost ?? 16)) {
+      this.stats.refusedPending++
+      raw.onClose = onRawClose
+      raw.close(new LinkRefusedError(`too many handshakes in progress (${this.pending}, ${fromHost} from ${host})`))
+      return
+    }
+    this.pending++
+    this.pendingByHost.set(host, fromHost + 1)
+    const settled = (): void => {
+      this.pending--
+      const n = (this.pendingByHost.get(host) ?? 1) - 1
+      if (n <= 0) this.pendingByHost.delete(host)
+      else this.pendingByHost.set(host, n)
+    }
     const uri = (link.kind === 'noise' ? NOISE_SCHEME_PREFIX : '') + (raw.remoteUri ?? listenUri)
     securer.secure(raw, { inbound: true, uri, onRawClose, counters: this.stats, priority: link.priority, ...(link.password !== undefined ? { password: link.password } : {}) }).then(conn => {
+      settled()
       this.stats.handshakesOk++
       const refusal = this.refusal(conn, true)
       if (refusal !== undefined) {
-        this.stats.refused++
+        if (refusal.startsWith('backed off')) this.stats.refusedBackedOff++
+        else if (refusal.startsWith('too many inbound links')) this.stats.refusedTooMany++
+        else this.stats.refused++
         conn.close()
         this.report(new LinkRefusedError(refusal), uri, true)
         return
       }
       this.up(conn)
     }, (err: Error) => {
+      settled()
       this.stats.handshakesFailed++
       if (err instanceof TimeoutError) this.stats.handshakeTimeouts++
       this.report(err, uri, true)
@@ -446,7 +513,36 @@ export class Links {
     if (inbound && this.allowed !== undefined && !this.allowed.some(k => bytesEqual(k, conn.remoteKey))) {
       return `key ${toHex(conn.remoteKey)} is not in allowedPublicKeys`
     }
+    if (inbound) {
+      const p = this.penalties.get(toHex(conn.remoteKey))
+      if (p !== undefined && p.until > this.clock.now()) {
+        return `backed off after ${p.strikes} link(s) closed for invalid frames: refused for ${Math.ceil((p.until - this.clock.now()) / 1000)} s more`
+      }
+      let inboundUp = 0
+      for (const c of this.conns) if (c.inbound) inboundUp++
+      const max = this.opts.maxInboundLinks ?? 1024
+      if (inboundUp >= max) return `too many inbound links (${inboundUp}, maxInboundLinks ${max})`
+    }
     return undefined
+  }
+
+  /**
+   * After the overlay closed a link for invalid frames (a LinkError: malformed frame, bad signature, protocol
+   * violation): back its peer off, doubling at each repeat. Returns the penalty's end (clock time).
+   */
+  private penalize (key: Uint8Array, err: Error): number {
+    const hex = toHex(key)
+    const initialMs = this.opts.violationBackoff?.initialMs ?? 5_000
+    const maxMs = this.opts.violationBackoff?.maxMs ?? 600_000
+    const prev = this.penalties.get(hex)
+    const strikes = (prev?.strikes ?? 0) + 1
+    const until = this.clock.now() + Math.min(maxMs, initialMs * 2 ** Math.min(strikes - 1, 30))
+    this.penalties.delete(hex) // re-insert: the map's order is least recently penalized first
+    this.penalties.set(hex, { strikes, until })
+    if (this.penalties.size > PENALTY_ENTRIES) this.penalties.delete(this.penalties.keys().next().value!)
+    this.stats.violations++
+    log('link to %s closed for invalid frames (%s): backed off %d ms (strike %d)', hex, err.message, until - this.clock.now(), strikes)
+    return until
   }
 
   private up (conn: LinkConn): void {
@@ -456,6 +552,7 @@ export class Links {
     log('link up: %s %s key %s', conn.inbound ? 'inbound' : 'outbound', conn.uri, toHex(conn.remoteKey))
     void conn.closed.then((err) => {
       this.conns.delete(conn)
+      if (isViolation(err)) this.penalize(conn.remoteKey, err)
       this.stats.linksUp--
       log('link down: %s%s', conn.uri, err !== undefined ? `: ${err.message}` : '')
       if (err !== undefined && !this.stopped) this.report(err, conn.uri, conn.inbound)
@@ -558,6 +655,11 @@ export class Links {
     void conn.closed.then((err) => {
       peer.conn = undefined
       peer.lastError = err?.message ?? 'link closed'
+      if (isViolation(err)) {
+        // up() has recorded the penalty; wait it out before redialling (no listener probes meanwhile).
+        const p = this.penalties.get(toHex(conn.remoteKey))
+        if (p !== undefined) peer.penaltyUntil = p.until
+      }
       this.scheduleRedial(peer)
     })
   }
@@ -567,7 +669,8 @@ export class Links {
     const { initialMs, jitter } = this.backoff
     const maxMs = Math.max(initialMs, peer.link.maxBackoffMs ?? this.backoff.maxMs)
     const base = Math.min(maxMs, initialMs * 2 ** Math.min(peer.attempt, 40))
-    const delay = Math.max(0, Math.round(base * (1 - jitter * this.random())))
+    const penalty = Math.max(0, (peer.penaltyUntil ?? 0) - this.clock.now())
+    const delay = Math.max(penalty, Math.round(base * (1 - jitter * this.random())))
     peer.attempt++
     peer.nextDialAt = this.clock.now() + delay
     peer.timer = this.clock.setTimeout(() => {
@@ -576,7 +679,7 @@ export class Links {
       void this.dialConfigured(peer)
     }, delay)
     const interval = this.opts.probeIntervalMs ?? 1_000
-    if (interval > 0 && delay > interval && this.typeFor(peer.link.url).probe !== undefined) this.scheduleProbe(peer, interval)
+    if (interval > 0 && delay > interval && penalty === 0 && this.typeFor(peer.link.url).probe !== undefined) this.scheduleProbe(peer, interval)
   }
 
   /** Probe the peer's listener after `interval`; redial at once if it answers, else probe again until the redial. */

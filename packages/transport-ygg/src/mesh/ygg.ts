@@ -13,7 +13,7 @@ import {
   type Mesh, type MeshChannel, type MeshComponents, type MeshDialOptions, type MeshEvent, type PeerId, type Topology, type TopologyPeer, type TransportFactory, type WaitOptions
 } from '@axl/core'
 import { defaultLogger, type Logger } from '@libp2p/logger'
-import { Links, type LinkConn, type LinkType, type BackoffOptions } from '../links/index.js'
+import { Links, type LinkConn, type LinkType, type BackoffOptions, type LinksOptions } from '../links/index.js'
 import { Overlay } from '../network/overlay.js'
 import { yggdrasilTransform } from '../network/bloom.js'
 import { ed25519Signer } from '../crypto.js'
@@ -75,6 +75,12 @@ export interface YggOptions {
   handshakeTimeoutMs?: number
   /** Redial backoff of configured peers. */
   backoff?: BackoffOptions
+  /**
+   * Bounds of the link layer against floods and misbehaving peers (see LinksOptions): handshakes in progress
+   * (128, of which 16 per remote host), inbound links (1024), and the backoff of a peer whose link was closed
+   * for invalid frames (5 s, doubling to 10 min).
+   */
+  linkBounds?: Pick<LinksOptions, 'maxPendingHandshakes' | 'maxPendingPerHost' | 'maxInboundLinks' | 'violationBackoff'>
   /** Time source (tests use a VirtualClock). */
   clock?: Clock
   /** Network-layer tuning (timers, frame size, bloom transform: default `yggdrasilTransform`, as every Yggdrasil node). */
@@ -169,7 +175,8 @@ export class YggMesh implements Mesh {
       ...(opts.linkTypes !== undefined ? { linkTypes: opts.linkTypes } : {}),
       ...(opts.allowedPublicKeys !== undefined ? { allowedPublicKeys: opts.allowedPublicKeys } : {}),
       ...(opts.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
-      ...(opts.backoff !== undefined ? { backoff: opts.backoff } : {})
+      ...(opts.backoff !== undefined ? { backoff: opts.backoff } : {}),
+      ...opts.linkBounds
     })
   }
 

@@ -9,6 +9,7 @@
  * - When a PeerConn's `write()` returns false, later droppable frames wait in a byte-capped queue until
  *   `onDrain` (ironwood's writer blocks on the socket instead); tree and bloom frames are always written.
  */
+import { WireError } from '../errors.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { KeyStr } from '../crypto.js'
@@ -92,6 +93,16 @@ export class LinkError extends Error {
   constructor (readonly reason: 'frame' | 'signature' | 'protocol', message: string, options?: { cause?: unknown }) {
     super(message, options)
   }
+}
+
+/**
+ * The error a link is closed with when its peer sent something invalid: a LinkError as is, a decoder's WireError
+ * as LinkError('frame') (the link layer backs such peers off); anything else (our own bug) unchanged.
+ */
+function asViolation (e: unknown): Error {
+  if (e instanceof LinkError) return e
+  if (e instanceof WireError) return new LinkError('frame', e.message, { cause: e })
+  return e instanceof Error ? e : new Error(String(e))
 }
 
 /** What the peer table needs from the router that owns it. */
@@ -313,13 +324,13 @@ export class Peers {
       } catch (e) {
         if (e instanceof LinkError && e.reason === 'signature') h.stats.badSignatures++
         else h.stats.badFrames++
-        this.close(link, e instanceof Error ? e : new Error(String(e)))
+        this.close(link, asViolation(e))
         return
       }
     }
     if (streamError !== undefined && !link.closed) {
       h.stats.badFrames++
-      this.close(link, streamError instanceof Error ? streamError : new Error(String(streamError)))
+      this.close(link, asViolation(streamError))
     }
   }
 }
