@@ -11,10 +11,17 @@
  *
  * Signatures are faked (INSECURE_simulationCrypto) unless --real-crypto: the benchmark measures routing,
  * not ed25519.
+ *
+ * Adversary mode (issue #14), after convergence and before the pairs are measured:
+ *   --adversary flood --adversary-n N   one malicious peer (linked to the highest-degree node) announces N fresh keys
+ *   --adversary chain --adversary-n N   one malicious peer forges a parent chain N keys deep (its lowest key re-roots)
+ * The forged frames are validly signed (the forger in @axl/transport-ygg/testing). Reported: the honest pairs'
+ * delivery with the adversary present, the worst stall (wall time of one 10 ms step of virtual time while the
+ * victim digests the attack), and the victim's tree size and evictions.
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { Sim, graphs, prng, bfs } from '@axl/transport-ygg/testing'
+import { Sim, graphs, prng, bfs, attachForger, forgeAnnounce, forgedSigner, signerBelow } from '@axl/transport-ygg/testing'
 import { keyStr } from '@axl/transport-ygg/overlay'
 
 function arg (name: string, def: number): number {
@@ -41,6 +48,10 @@ const latency = arg('latency', 5)
 const realCrypto = process.argv.includes('--real-crypto')
 const hubRoot = process.argv.includes('--hub-root')
 const settle = arg('settle', 0)
+const advIdx = process.argv.indexOf('--adversary')
+const adversary = advIdx > 0 ? process.argv[advIdx + 1] : undefined
+if (adversary !== undefined && adversary !== 'flood' && adversary !== 'chain') throw new Error('--adversary takes flood or chain')
+const advN = arg('adversary-n', 20_000)
 
 const log = (s: string): void => { console.log(s) }
 log(`overlay-sim: ${N} nodes, Barabási–Albert m=${m}, seed ${seed}, link latency ${latency} ms, ${realCrypto ? 'real ed25519' : 'fake crypto (INSECURE, simulation only)'}`)
@@ -134,6 +145,49 @@ const rootBfs = bfs(sim.adjacency(), rootIdx)
 const bfsDepthMean = rootBfs.reduce((s, x) => s + x, 0) / N
 log(`tree depth mean ${(sumDepth / N).toFixed(2)} max ${maxDepth} (shortest-path depth from the root: mean ${bfsDepthMean.toFixed(2)}); tree infos per node ${(infos / N).toFixed(1)}`)
 
+// Adversary: a forger linked to the highest-degree node floods it with forged tree entries.
+let worstStallMs = 0
+let advVictimInfos = 0
+let advEvicted = 0
+let advDropped = 0
+if (adversary !== undefined) {
+  const degs = sim.adjacency().map(a => a.length)
+  const victimIdx = degs.indexOf(Math.max(...degs))
+  const victim = sim.nodes[victimIdx]!
+  const fake = !realCrypto
+  // For a chain, a forged root below every honest key re-roots the network (the worst case).
+  const lowest = sim.nodes[sim.lowestAlive()]!.key
+  const forger = attachForger(victim.overlay, adversary === 'chain' ? signerBelow('adv-root', lowest, fake) : forgedSigner('adv', 0, fake), sim.clock)
+  sim.runUntil(() => forger.answered > 0, 10_000, 10)
+  const frames: Uint8Array[] = []
+  const t0 = performance.now()
+  if (adversary === 'flood') {
+    for (let i = 1; i <= advN; i++) frames.push(forgeAnnounce(forgedSigner('adv-flood', i, fake), forger.signer, i))
+  } else {
+    let parent = forger.signer
+    frames.push(forgeAnnounce(parent, parent, 0))
+    for (let i = 1; i <= advN; i++) {
+      const child = forgedSigner('adv-chain', i, fake)
+      frames.push(forgeAnnounce(child, parent, 1))
+      parent = child
+    }
+  }
+  log(`adversary ${adversary}: ${advN} forged announcements (made in ${((performance.now() - t0) / 1000).toFixed(1)} s) into node ${victimIdx} (degree ${degs[victimIdx]})`)
+  forger.writeAll(frames)
+  // Digest the attack in 10 ms steps of virtual time, timing each step's wall time (the event-loop stall).
+  const advEnd = sim.clock.now() + 30_000
+  while (sim.clock.now() < advEnd) {
+    const w = performance.now()
+    sim.runUntil(() => false, 10, 10)
+    worstStallMs = Math.max(worstStallMs, performance.now() - w)
+  }
+  const st = victim.overlay.stats
+  advVictimInfos = victim.overlay.router.tree.infos.size
+  advEvicted = st.treeInfosEvicted
+  advDropped = st.treeInfosDropped
+  log(`adversary digested: worst stall ${worstStallMs.toFixed(0)} ms per 10 ms virtual step; victim holds ${advVictimInfos} tree infos (${advEvicted} evicted, ${advDropped} dropped)`)
+}
+
 // Delivery and stretch over random pairs.
 pairHops = new Int32Array(pairs)
 pairDelivered = new Uint8Array(pairs)
@@ -183,6 +237,7 @@ void keyStr
 
 console.log(JSON.stringify({
   nodes: N,
+  ...(adversary !== undefined ? { adversary, adversary_n: advN, adversary_worst_stall_ms: Math.round(worstStallMs), adversary_victim_tree_infos: advVictimInfos, adversary_infos_evicted: advEvicted, adversary_infos_dropped: advDropped } : {}),
   edges: graph.length,
   seed,
   delivery_ratio: delivered / pairs,

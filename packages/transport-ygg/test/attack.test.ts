@@ -1,6 +1,6 @@
 /**
  * Regression tests for the attacks of issue #14, each run through a malicious peer built from our own packages
- * (test/helpers/forger.ts: validly signed frames from our wire encoders and ed25519 signers) on virtual time.
+ * (src/testing/forger.ts, public as @axl/transport-ygg/testing: validly signed frames from our wire encoders and ed25519 signers) on virtual time.
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -10,7 +10,7 @@ import { peerConnPair } from '../src/network/peer-conn.js'
 import { Overlay, type OverlayOptions } from '../src/network/overlay.js'
 import { ed25519Signer, INSECURE_simulationCrypto, keyStr } from '../src/crypto.js'
 import { encodePathLookup } from '../src/network/wire.js'
-import { attachForger, forgeAnnounce, forgedSigner, signerBelow } from './helpers/forger.js'
+import { attachForger, forgeAnnounce, forgedSigner, signerBelow } from '../src/testing/forger.js'
 
 /** Retained heap in bytes after a full collection (gc exposed through a fresh context). */
 function retainedHeap (): number {

@@ -3,13 +3,13 @@
  * other end answering SigReqs and writing forged but validly signed frames made with our wire encoders.
  */
 import { createHash } from 'node:crypto'
-import type { VirtualClock } from '../../src/clock.js'
-import { ed25519Signer, INSECURE_simulationCrypto, type Signer } from '../../src/crypto.js'
-import { peerConnPair, type PeerConn } from '../../src/network/peer-conn.js'
-import type { Overlay } from '../../src/network/overlay.js'
+import type { VirtualClock } from '../clock.js'
+import { ed25519Signer, INSECURE_simulationCrypto, type Signer } from '../crypto.js'
+import { peerConnPair, type PeerConn } from '../network/peer-conn.js'
+import type { Overlay } from '../network/overlay.js'
 import {
   decodeSigReq, encodeAnnounce, encodeSigRes, FrameReader, FrameType, sigResPreimage, type Announce
-} from '../../src/network/wire.js'
+} from '../network/wire.js'
 
 /** The attacker's side of a link to an overlay node. */
 export interface Forger {

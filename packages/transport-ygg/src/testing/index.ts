@@ -13,3 +13,6 @@ export { prng } from './prng.js'
 export { VirtualClock } from '../clock.js'
 export { INSECURE_simulationCrypto } from '../crypto.js'
 export { memoryLinkType, MemoryRegistry, defaultMemoryRegistry } from '../links/memory.js'
+// A malicious overlay peer for resilience tests and the overlay-sim adversary mode: validly signed forged frames.
+export { attachForger, forgeAnnounce, forgedSigner, signerBelow } from './forger.js'
+export type { Forger } from './forger.js'
