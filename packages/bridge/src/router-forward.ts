@@ -9,6 +9,9 @@ import { compactJson, decodeMcpResponse } from '@axl/core/wire'
 import type { McpPort } from '@axl/router-mcp'
 import { goJsonString } from './http-response.js'
 import { HttpCallError, httpCall } from './http-client.js'
+import { defaultLogger } from '@libp2p/logger'
+
+const log = defaultLogger().forComponent('axl:bridge:router')
 
 /** Options of the router forwarder. */
 export interface RouterForwardOptions {
@@ -73,7 +76,10 @@ export function routerForwarder (opts: RouterForwardOptions): RouterForwarder {
         const r = await httpCall(`${base}/services`, { method: 'GET', timeoutMs: 5000, maxBytes: 1024 * 1024, agent })
         const v = JSON.parse(r.body.toString('utf8')) as unknown
         if (r.status === 200 && v !== null && typeof v === 'object' && !Array.isArray(v)) names = Object.keys(v)
-      } catch { /* keep the last list */ }
+      } catch (err) {
+        // Keep the last list; the router may be restarting.
+        log('router %s: listing services failed: %s', base, err instanceof Error ? err.message : String(err))
+      }
       refreshedAt = Date.now()
       refreshing = undefined
     })()

@@ -1,4 +1,7 @@
 import { AbortError, TimeoutError } from './errors.js'
+import { defaultLogger } from '@libp2p/logger'
+
+const log = defaultLogger().forComponent('axl:deadline')
 
 /** The longest delay setTimeout honours (larger ones fire after 1 ms). */
 export const MAX_TIMER_MS = 0x7fffffff
@@ -102,7 +105,8 @@ export class Sweeper {
     for (const e of this.entries) {
       if (e.at > now) continue
       this.entries.delete(e)
-      try { e.fire(now) } catch { /* an owner's callback must not stop the sweep */ }
+      // An owner's callback must not stop the sweep.
+      try { e.fire(now) } catch (err) { log('a deadline callback threw: %s', err instanceof Error ? err.message : String(err)) }
     }
     if (this.entries.size === 0) this.stop()
   }

@@ -16,6 +16,9 @@ import { addressStringForKey } from './address.js'
 import { ed25519PrivateKeyDer, ed25519PublicKeyDer, ed25519SeedFromPrivateKeyDer } from './ed25519-der.js'
 import { ConfigError, InvalidKeyError } from './errors.js'
 import { peerIdFromBytes, type PeerId } from './peer-id.js'
+import { defaultLogger } from '@libp2p/logger'
+
+const log = defaultLogger().forComponent('axl:identity')
 
 /** Length of an ed25519 private seed in bytes. */
 export const SEED_LENGTH = 32
@@ -248,8 +251,8 @@ export async function saveIdentity (identity: Identity, path: string, options: S
     await fh.writeFile(pem, 'utf8')
     await fh.sync()
   } catch (err) {
-    await fh.close().catch(() => {})
-    await unlink(target).catch(() => {})
+    await fh.close().catch((e: unknown) => { log('closing %s after a failed write: %s', target, String(e)) })
+    await unlink(target).catch((e: unknown) => { log('removing %s after a failed write: %s', target, String(e)) })
     throw err
   }
   await fh.close()
@@ -257,7 +260,7 @@ export async function saveIdentity (identity: Identity, path: string, options: S
     try {
       await rename(target, path)
     } catch (err) {
-      await unlink(target).catch(() => {})
+      await unlink(target).catch((e: unknown) => { log('removing %s after a failed rename: %s', target, String(e)) })
       throw err
     }
   }

@@ -351,7 +351,8 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.state = 'stopped'
     this.stopController.abort(new NotStartedError('the node is stopping'))
     for (const s of Object.values(this.services).reverse() as Service[]) {
-      try { await s?.stop?.() } catch { /* a failing service must not keep the node alive */ }
+      // A failing service must not keep the node alive.
+      try { await s?.stop?.() } catch (err) { this.log.error('a service failed to stop: %s', err instanceof Error ? err.message : String(err)) }
     }
     for (const stream of this.activeStreams) stream.abort('node stopping')
     this.activeStreams.clear()
@@ -1120,6 +1121,8 @@ function parseRefusal (frame: Uint8Array): { code: string, message: string } | u
     const v = JSON.parse(new TextDecoder().decode(frame)) as Partial<RefusalBody> | null
     const r = v?.axl_refused
     if (r !== undefined && typeof r.code === 'string' && typeof r.message === 'string') return r
-  } catch { /* not ours */ }
+  } catch {
+    return undefined // JSON that merely mentions axl_refused: not a refusal frame
+  }
   return undefined
 }

@@ -834,7 +834,8 @@ class GossipService implements GossipSub {
       }
       await writeFrame(conn.stream, bytes, opts)
     })
-    conn.chain = write.catch(() => {})
+    // The next write waits for this one; its failure is handled below, where it is awaited.
+    conn.chain = write.catch((err: unknown) => { this.log.trace('gossip write to %s failed: %s', peer, String(err)) })
     try {
       await write
       const p = this.known.get(peer)

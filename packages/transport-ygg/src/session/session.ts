@@ -32,6 +32,9 @@ import {
   SESSION_TYPE_INIT, SESSION_TYPE_TRAFFIC, type SessionInit
 } from './messages.js'
 import { ReplayWindow } from './replay.js'
+import { defaultLogger } from '@libp2p/logger'
+
+const log = defaultLogger().forComponent('axl:session')
 
 /** Idle time after which a session (or a pending buffer) is dropped, like ironwood's `sessionTimeout`. */
 export const SESSION_TIMEOUT_MS = 60_000
@@ -770,6 +773,7 @@ export class SessionManager {
 
   private report (err: unknown): void {
     if (this.onError === undefined) return
-    try { this.onError(err) } catch { /* the error sink must not break packet handling */ }
+    // The error sink must not break packet handling.
+    try { this.onError(err) } catch (e) { log('the session error sink threw: %s', e instanceof Error ? e.message : String(e)) }
   }
 }

@@ -14,6 +14,9 @@ import {
   ACK, DEFAULT_IPV6_MSS, FIN, PSH, RST, SYN, type TcpSegment,
   seqGeq, seqGt, seqLeq, seqLt, writeU32
 } from './segment.js'
+import { defaultLogger } from '@libp2p/logger'
+
+const log = defaultLogger().forComponent('axl:tcp')
 
 /** TCP connection states (RFC 9293 §3.3.2; LISTEN belongs to listeners). */
 export type TcpState =
@@ -1089,7 +1092,7 @@ export class TcpConnection {
       // A bug in this file must not take the node down; close the connection with the error.
       const err = e instanceof Error ? e : new Error(String(e))
       if (this._state !== 'CLOSED') {
-        try { this.abort(err, false) } catch {}
+        try { this.abort(err, false) } catch (e2) { log('aborting a connection after an internal error failed too: %s', e2 instanceof Error ? e2.message : String(e2)) }
       }
     }
   }
