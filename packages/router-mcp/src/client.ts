@@ -3,9 +3,11 @@
  * envelope, one envelope back. `McpRouter` uses it for `call()`/`callRaw()`, `MeshClientTransport` needs only
  * its `McpCaller` shape, and a node without the router can use it alone: `new McpClient(node).call(peer, ...)`.
  */
-import { parsePeerId, type AxlNode, type PeerId, type RawJson, type WaitOptions } from '@axl/core'
+import { UnsupportedProtocolError, parsePeerId, type AxlNode, type PeerId, type RawJson, type WaitOptions } from '@axl/core'
 import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
 import { RouterErrorCode } from './error-codes.js'
+import { openClientSession, type ClientSession, type OpenSessionOptions, type SessionNode } from './session-client.js'
+import { MCP_SESSION_PROTOCOL } from './session-protocol.js'
 import { errorResponse, parseInbound, type JsonRpcRequest, type JsonRpcResponse } from './jsonrpc.js'
 
 /** Options of call(). */
@@ -20,9 +22,16 @@ export interface McpCaller {
 /** The node features the client uses. */
 export type RequestNode = Pick<AxlNode, 'request' | 'limits'>
 
-/** Calls MCP services on other nodes through `node.request()`. */
+/** Calls MCP services on other nodes through `node.request()` (and opens MCP sessions when the node can dial protocols). */
 export class McpClient implements McpCaller {
-  constructor (private readonly node: RequestNode) {}
+  constructor (private readonly node: RequestNode & Partial<Pick<AxlNode, 'dialProtocol'>>) {}
+
+  /** Open an MCP session (`/axl/mcp/1`) to `service` on `peer`; UnsupportedProtocolError when either side has none. */
+  async dialSession (peer: PeerId | string, service: string, opts: OpenSessionOptions = {}): Promise<ClientSession> {
+    const to = parsePeerId(peer)
+    if (this.node.dialProtocol === undefined) throw new UnsupportedProtocolError(to, MCP_SESSION_PROTOCOL, 'this node cannot dial custom protocols')
+    return await openClientSession(this.node as SessionNode, to, service, opts)
+  }
 
   /**
    * Send one JSON-RPC request to `service` on `peer` and return its response object. Remote failures

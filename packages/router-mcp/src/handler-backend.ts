@@ -1,5 +1,8 @@
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js'
-import type { Backend, CallContext, ServiceStatus } from './backend.js'
+import { AbortError } from '@axl/core'
+import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
+import { RouterErrorCode } from './error-codes.js'
+import { idKey, isRequest } from './session-protocol.js'
 import { isJsonRpcResponse, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js'
 
 /** True for an object shaped like an MCP InitializeResult (what the SDK Client expects back from `initialize`). */
@@ -41,6 +44,49 @@ export class HandlerBackend implements Backend {
 
   async notify (message: JsonRpcRequest, ctx: CallContext): Promise<void> {
     await this.fn(message, ctx)
+  }
+
+  /**
+   * A session: every request and notification of the client goes to the handler, whose `ctx.notify` sends
+   * notifications back to this client; the client's notifications/cancelled aborts that request's `ctx.signal`.
+   */
+  async openSession (sctx: SessionContext, sink: SessionSink): Promise<BackendSession> {
+    const inflight = new Map<string, AbortController>()
+    let closed = false
+    const notify = (n: { method: string, params?: Record<string, unknown> }): void => {
+      if (closed) return
+      sink.message({ jsonrpc: '2.0', method: n.method, ...(n.params === undefined ? {} : { params: n.params }) })
+    }
+    return {
+      send: (m) => {
+        if (closed) throw new AbortError('the session is closed')
+        if (typeof m.method !== 'string') return // an answer to a server request: a handler sends none
+        if (m.method === 'notifications/cancelled') {
+          const id = (m.params as { requestId?: unknown } | undefined)?.requestId
+          inflight.get(idKey(id))?.abort(new AbortError('the request was cancelled by the client'))
+        }
+        const ac = new AbortController()
+        const ctx: CallContext = { from: sctx.from, service: sctx.service, signal: AbortSignal.any([sctx.signal, ac.signal]), notify }
+        if (!isRequest(m)) {
+          void Promise.resolve().then(async () => { await this.fn(m as unknown as JsonRpcRequest, ctx) }).catch(() => { /* a notification has no answer to carry the failure */ })
+          return
+        }
+        const key = idKey(m.id)
+        inflight.set(key, ac)
+        const id = m.id as JsonRpcId
+        void this.request(m as unknown as JsonRpcRequest & { id: JsonRpcId }, ctx)
+          .then(r => ({ ...(r as Record<string, unknown>), jsonrpc: '2.0', id }), (err: unknown) => ({
+            jsonrpc: '2.0', id, error: { code: RouterErrorCode.InternalError, message: `service "${sctx.service}" failed: ${err instanceof Error ? err.message : String(err)}`, data: { axl: 'handler_error', service: sctx.service } }
+          }))
+          .then(r => { if (!ac.signal.aborted && !closed) sink.message(r) })
+          .finally(() => { if (inflight.get(key) === ac) inflight.delete(key) })
+      },
+      close: async () => {
+        closed = true
+        for (const ac of inflight.values()) ac.abort(new AbortError('the session closed'))
+        inflight.clear()
+      }
+    }
   }
 
   /** `initialize`: the handler's own InitializeResult if it gives one, else a minimal one (see the type's doc). */

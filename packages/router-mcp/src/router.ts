@@ -14,14 +14,18 @@ import { errorResponse, parseInbound, serializeResponse, type JsonRpcRequest, ty
 import { McpClient, type CallOptions } from './client.js'
 import { MeshClientTransport, type MeshTransportOptions } from './mesh-transport.js'
 import type { McpPort } from './port.js'
-import { PerPeerSdkBackend, SharedSdkBackend, isSdkServer, type McpSdkServer, type PerPeerServerSpec } from './sdk-backend.js'
+import { PerPeerSdkBackend, SharedSdkBackend, isSdkServer, isServerFactorySpec, type McpSdkServer, type PerPeerServerSpec, type PerSessionServerSpec } from './sdk-backend.js'
 import { StdioBackend, isStdioSpec, type StdioServerSpec } from './stdio-backend.js'
+import type { BackendSession, SessionSink } from './backend.js'
+import { DispatchSession } from './session-adapter.js'
+import { SessionServer, type SessionHost, type SessionOptions, type SessionStats } from './session-server.js'
+import { openClientSession, type ClientSession, type OpenSessionOptions, type SessionNode } from './session-client.js'
 
 /**
  * What answers a service: a JSON-RPC handler function, an MCP SDK server (shared connection), a per-peer
  * server factory, a stdio server to spawn, or a Streamable-HTTP endpoint (URL or spec).
  */
-export type ServiceDefinition = JsonRpcHandler | McpSdkServer | PerPeerServerSpec | StdioServerSpec | HttpEndpointSpec | string | URL
+export type ServiceDefinition = JsonRpcHandler | McpSdkServer | PerPeerServerSpec | PerSessionServerSpec | StdioServerSpec | HttpEndpointSpec | string | URL
 
 /** Who may call a service: a list of peer ids, or a predicate (a throw or a rejection counts as "no"). */
 export type AccessRule = readonly string[] | ((peer: PeerId, service: string) => boolean | Promise<boolean>)
@@ -52,6 +56,8 @@ export interface McpRouterOptions {
   services?: InitialService[]
   /** Defaults for every service's options. */
   defaults?: ServiceOptions
+  /** The MCP session protocol (`/axl/mcp/1`): its limits, or false to not offer it (callers then use one-request envelopes). @default {} (offered) */
+  session?: SessionOptions | false
 }
 
 /** A row of list(). */
@@ -105,7 +111,7 @@ const MAX_BACKGROUND_NOTIFICATIONS = 256
  * The `mcp` service of a node: `createNode({ transport, services: { mcp: mcp() } })`, then
  * `node.services.mcp.register('weather', handlerOrServerOrStdioOrUrl)`.
  */
-export class McpRouter extends EventTarget implements McpPort {
+export class McpRouter extends EventTarget implements McpPort, SessionHost {
   private readonly node: AxlNode<Record<string, unknown>>
   private readonly client: McpClient
   private readonly limits: NodeComponents['limits']
@@ -117,10 +123,13 @@ export class McpRouter extends EventTarget implements McpPort {
   private state: 'new' | 'running' | 'stopped' = 'new'
   private readonly lifetime = new AbortController()
   private backgroundNotifications = 0
+  private readonly sessionServer: SessionServer | undefined
 
   constructor (components: NodeComponents, opts: McpRouterOptions = {}) {
     super()
     this.node = components.node
+    const log = components.logger.forComponent('axl:mcp:session')
+    this.sessionServer = opts.session === false ? undefined : new SessionServer(components.node, this, log, opts.session ?? {})
     this.limits = components.limits
     this.client = new McpClient(components.node)
     this.defaults = opts.defaults ?? {}
@@ -132,6 +141,7 @@ export class McpRouter extends EventTarget implements McpPort {
     if (this.state !== 'new') return
     this.state = 'running'
     this.unhandle = this.node.handle('mcp', async (req, ctx) => await this.dispatch(req, ctx))
+    this.sessionServer?.start()
     for (const s of this.initial) {
       const { name, service, ...options } = s
       await this.register(name, service, options)
@@ -143,6 +153,7 @@ export class McpRouter extends EventTarget implements McpPort {
     if (this.state === 'stopped') return
     this.state = 'stopped'
     this.unhandle?.()
+    this.sessionServer?.stop()
     this.lifetime.abort(new NotStartedError('the MCP router is stopping'))
     const all = [...this.entries.values()]
     this.entries.clear()
@@ -233,8 +244,8 @@ export class McpRouter extends EventTarget implements McpPort {
       retired: new AbortController(),
       idle: []
     }
-    // run() adds one listener per call in progress (at most maxConcurrent) to the retirement signal.
-    setMaxListeners(maxConcurrent + 16, entry.retired.signal)
+    // run() adds one listener per call in progress (at most maxConcurrent), and each open session one (bounded by the session limits).
+    setMaxListeners(maxConcurrent + 16 + 1024, entry.retired.signal)
     entry.backend.onStatus = (status, detail) => {
       if (this.entries.get(name) !== entry && status !== 'stopped') return
       this.dispatchEvent(new CustomEvent<ServiceStatusDetail>('service:status', { detail: { ...detail, name, status } }))
@@ -245,7 +256,7 @@ export class McpRouter extends EventTarget implements McpPort {
   private makeBackend (name: string, def: ServiceDefinition, maxBytes: number): Backend {
     if (typeof def === 'function') return new HandlerBackend(def)
     if (isSdkServer(def)) return new SharedSdkBackend(def, name)
-    if (def !== null && typeof def === 'object' && typeof (def as PerPeerServerSpec).serverPerPeer === 'function') return new PerPeerSdkBackend(def as PerPeerServerSpec, name)
+    if (isServerFactorySpec(def)) return new PerPeerSdkBackend(def, name)
     if (isStdioSpec(def)) return new StdioBackend(def, name, maxBytes)
     if (isHttpSpec(def)) {
       try { return new HttpBackend(def, name, maxBytes) } catch (err) { throw new InvalidServiceError(`service "${name}": ${(err as Error).message}`) }
@@ -356,6 +367,39 @@ export class McpRouter extends EventTarget implements McpPort {
     }
   }
 
+  // ---- sessions (the /axl/mcp/1 protocol) -----------------------------------------------------------------
+
+  /** Counters of the MCP session protocol on this node (undefined when it is turned off). */
+  sessionStats (): SessionStats | undefined { return this.sessionServer === undefined ? undefined : { ...this.sessionServer.stats } }
+
+  /** SessionHost: admit `from` to `service` and open its upstream session (the backend's own, or envelope dispatch). */
+  async openSession (service: string, from: PeerId, signal: AbortSignal, sink: SessionSink): Promise<
+  | { ok: true, session: BackendSession, maxConcurrent: number, timeoutMs: number, maxResponseBytes: number }
+  | { ok: false, code: number, reason: string, message: string }> {
+    const entry = this.entries.get(service)
+    if (entry === undefined || this.state !== 'running') return { ok: false, code: RouterErrorCode.UnknownService, reason: 'unknown_service', message: `Service not found: ${service}` }
+    if (entry.allow !== undefined) {
+      let ok = false
+      try { ok = await entry.allow(from, service) === true } catch { ok = false }
+      if (!ok) { entry.errors++; return { ok: false, code: RouterErrorCode.AccessDenied, reason: 'access_denied', message: `peer ${from} may not use service "${service}"` } }
+    }
+    if (DOWN.has(entry.backend.status)) return { ok: false, code: RouterErrorCode.Unavailable, reason: 'unavailable', message: `service "${service}" is ${entry.backend.status}` }
+    // The session ends when the service is retired (replaced, deregistered, router stopped).
+    const onRetired = (): void => { sink.close(`service "${service}" was stopped`) }
+    entry.retired.signal.addEventListener('abort', onRetired, { once: true })
+    signal.addEventListener('abort', () => { entry.retired.signal.removeEventListener('abort', onRetired) }, { once: true })
+    const limits = { maxConcurrent: entry.maxConcurrent, timeoutMs: entry.timeoutMs, maxResponseBytes: entry.maxResponseBytes }
+    const open = entry.backend.openSession
+    if (open === undefined) return { ok: true, session: new DispatchSession(async (c, ctx) => await this.dispatch(c, ctx), service, from, signal, sink), ...limits }
+    try {
+      return { ok: true, session: await open.call(entry.backend, { from, service, signal }, sink), ...limits }
+    } catch (err) {
+      entry.errors++
+      const [code, reason, message] = describeFailure(err, entry)
+      return { ok: false, code, reason, message }
+    }
+  }
+
   // ---- outbound ------------------------------------------------------------------------------------------
 
   /**
@@ -372,6 +416,11 @@ export class McpRouter extends EventTarget implements McpPort {
   /** Like call(), but returns the response's exact JSON text (null for a notification). */
   async callRaw (peer: PeerId | string, service: string, request: JsonRpcRequest | RawJson, opts: CallOptions = {}): Promise<RawJson | null> {
     return await this.client.callRaw(peer, service, request, opts)
+  }
+
+  /** Open an MCP session (`/axl/mcp/1`) to `service` on `peer`; UnsupportedProtocolError when the peer has none. MeshClientTransport uses it. */
+  async dialSession (peer: PeerId | string, service: string, opts: OpenSessionOptions = {}): Promise<ClientSession> {
+    return await openClientSession(this.node as SessionNode, parsePeerId(peer), service, opts)
   }
 
   /** An MCP SDK Transport to `service` on `peer`: `await new Client(info).connect(router.transport(peer, 'svc'))`. */

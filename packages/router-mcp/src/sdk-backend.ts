@@ -13,7 +13,7 @@ import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import type { PeerId } from '@axl/core'
-import type { Backend, CallContext, ServiceStatus } from './backend.js'
+import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
 import { JsonRpcChannel } from './channel.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
@@ -30,6 +30,25 @@ export interface PerPeerServerSpec {
   maxSessions?: number
   /** Close a peer's server after this long without calls, ms. Default 600000 (10 min). */
   sessionIdleMs?: number
+}
+
+/**
+ * A service where every MCP session gets its own server instance: over the session protocol one per client
+ * session (so two clients behind one node are isolated), over one-request envelopes one per calling peer.
+ */
+export interface PerSessionServerSpec {
+  /** Makes the server for one session (`from` is the client's peer id). */
+  serverPerSession: (ctx: { from: PeerId, service: string }) => McpSdkServer | Promise<McpSdkServer>
+  /** Most live per-peer servers for envelope callers (LRU, like serverPerPeer). @default 64 */
+  maxSessions?: number
+  /** Close an envelope caller's server after this long without calls, ms. @default 600000 */
+  sessionIdleMs?: number
+}
+
+/** True when `v` is a PerPeerServerSpec or a PerSessionServerSpec. */
+export function isServerFactorySpec (v: unknown): v is PerPeerServerSpec | PerSessionServerSpec {
+  if (v === null || typeof v !== 'object') return false
+  return typeof (v as PerPeerServerSpec).serverPerPeer === 'function' || typeof (v as PerSessionServerSpec).serverPerSession === 'function'
 }
 
 /** True when `v` looks like an MCP SDK server (has connect() and is a Server or wraps one). */
@@ -163,12 +182,50 @@ export class PerPeerSdkBackend implements Backend {
   private sweeper: NodeJS.Timeout | undefined
   private closedForIdle = 0
 
-  constructor (private readonly spec: PerPeerServerSpec, private readonly service: string) {
+  private readonly make: (peer: PeerId) => McpSdkServer | Promise<McpSdkServer>
+  private readonly mode: string
+  private meshSessions = 0
+
+  constructor (spec: PerPeerServerSpec | PerSessionServerSpec, private readonly service: string) {
     this.maxSessions = spec.maxSessions ?? 64
     this.idleMs = spec.sessionIdleMs ?? 600_000
+    if ('serverPerSession' in spec && typeof spec.serverPerSession === 'function') {
+      const f = spec.serverPerSession
+      this.make = peer => f({ from: peer, service })
+      this.mode = 'per-session'
+    } else {
+      this.make = (spec as PerPeerServerSpec).serverPerPeer
+      this.mode = 'per-peer'
+    }
   }
 
-  info (): Record<string, unknown> { return { sessions: 'per-peer', liveSessions: this.live.size, maxSessions: this.maxSessions, closedForIdle: this.closedForIdle } }
+  info (): Record<string, unknown> { return { sessions: this.mode, liveSessions: this.live.size + this.meshSessions, meshSessions: this.meshSessions, maxSessions: this.maxSessions, closedForIdle: this.closedForIdle } }
+
+  /** A session protocol session: a fresh server from the factory, connected to this session alone (no id rewriting). */
+  async openSession (ctx: SessionContext, sink: SessionSink): Promise<BackendSession> {
+    if (this.status !== 'ready') throw unavailable(`service "${this.service}" is ${this.status}`)
+    const server = await this.make(ctx.from)
+    const transport = new InProcessServerTransport(m => { sink.message(m as Record<string, unknown>) }, this.service)
+    let closed = false
+    transport.onclose = () => {
+      if (!closed) { closed = true; this.meshSessions--; sink.close('the MCP server closed its connection') }
+    }
+    try {
+      await server.connect(transport)
+    } catch (err) {
+      throw new BackendError(RouterErrorCode.InternalError, 'connect_failed', `cannot connect the MCP server: ${(err as Error).message}`, { cause: err })
+    }
+    this.meshSessions++
+    return {
+      send: m => { transport.deliver(m, ctx.from) },
+      close: async () => {
+        if (closed) return
+        closed = true
+        this.meshSessions--
+        try { await server.close() } finally { await transport.close() }
+      }
+    }
+  }
 
   async start (): Promise<void> {
     this.status = 'ready'
@@ -211,7 +268,7 @@ export class PerPeerSdkBackend implements Backend {
         this.drop(victim[0], victim[1])
       }
       p = (async () => {
-        const c: Connection = new Connection(await this.spec.serverPerPeer(peer), this.service, () => {
+        const c: Connection = new Connection(await this.make(peer), this.service, () => {
           if (this.live.get(peer) === c) { this.live.delete(peer); this.sessions.delete(peer) }
         })
         await c.connect()
