@@ -6,7 +6,8 @@
  * for a caller's `initialize` is remembered per caller and sent on that caller's later requests.
  */
 import { abortReason, type PeerId, type RawJson } from '@axl/core'
-import type { Backend, CallContext, ServiceStatus } from './backend.js'
+import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
+import { HttpSession } from './http-session.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import { isJsonRpcResponse, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js'
@@ -42,7 +43,9 @@ export class HttpBackend implements Backend {
   private readonly fetch: typeof fetch
   private readonly sessions = new Map<PeerId, Session>()
   private readonly maxSessions: number
-  private httpErrors = 0
+  private readonly live = new Set<HttpSession>()
+  private lastError: string | undefined
+  private readonly stats = { httpErrors: 0, resumptions: 0, meshSessions: 0, refusedServerRequests: 0, droppedNotifications: 0 }
 
   constructor (def: HttpEndpointSpec | string | URL, private readonly service: string, private readonly maxBytes: number) {
     this.spec = typeof def === 'string' || def instanceof URL ? { url: def } : def
@@ -52,20 +55,31 @@ export class HttpBackend implements Backend {
     this.maxSessions = this.spec.maxSessions ?? 256
   }
 
-  info (): Record<string, unknown> { return { url: this.url.href, sessions: this.sessions.size, httpErrors: this.httpErrors } }
+  info (): Record<string, unknown> { return { url: this.url.href, sessions: this.sessions.size + this.stats.meshSessions, ...this.stats, ...(this.lastError === undefined ? {} : { lastError: this.lastError }) } }
+
+  /** A session protocol session: its own upstream MCP session (see http-session.ts). */
+  async openSession (ctx: SessionContext, sink: SessionSink): Promise<BackendSession> {
+    if (this.status !== 'ready') throw unavailable(`service "${this.service}" is ${this.status}`)
+    const s = new HttpSession({ url: this.url, headers: this.spec.headers, fetch: this.fetch, maxBytes: this.maxBytes, service: this.service, from: ctx.from, stats: this.stats }, sink)
+    this.live.add(s)
+    ctx.signal.addEventListener('abort', () => { this.live.delete(s) }, { once: true })
+    return s
+  }
 
   async start (): Promise<void> { this.status = 'ready' }
 
   async stop (): Promise<void> {
     if (this.status === 'stopped') return
     this.status = 'stopped'
+    const live = [...this.live]
+    this.live.clear()
     // Best effort: end the sessions we opened on the caller's behalf (Streamable HTTP DELETE).
     const ids = [...this.sessions.values()].map(s => s.sessionId).filter((s): s is string => s !== undefined)
     this.sessions.clear()
-    await Promise.allSettled(ids.map(async id => {
+    await Promise.allSettled([...live.map(async s => { await s.close() }), ...ids.map(async id => {
       const r = await this.fetch(this.url, { method: 'DELETE', headers: { 'mcp-session-id': id, ...this.spec.headers }, signal: AbortSignal.timeout(1000) })
       await r.body?.cancel()
-    }))
+    })])
   }
 
   private async post (raw: RawJson, ctx: CallContext, initialize: boolean): Promise<{ res: Response, session: Session | undefined }> {
@@ -84,7 +98,7 @@ export class HttpBackend implements Backend {
     }
     try {
       const res = await this.fetch(this.url, { method: 'POST', headers, body: raw, signal: ctx.signal })
-      if (!res.ok) this.httpErrors++
+      if (!res.ok) this.stats.httpErrors++
       if (res.status === 404 && session?.sessionId !== undefined) this.sessions.delete(ctx.from)
       return { res, session }
     } catch (err) {
@@ -110,7 +124,7 @@ export class HttpBackend implements Backend {
     const type = res.headers.get('content-type') ?? ''
     let answer: unknown
     if (res.ok && type.includes('text/event-stream') && res.body !== null) {
-      answer = await this.fromSse(res.body, message.id)
+      answer = await this.fromSse(res.body, message.id, ctx)
     } else {
       const text = await readCapped(res, this.maxBytes)
       try { answer = JSON.parse(text) } catch {
@@ -132,14 +146,22 @@ export class HttpBackend implements Backend {
     return answer
   }
 
-  private async fromSse (body: ReadableStream<Uint8Array>, id: JsonRpcId): Promise<unknown> {
+  private async fromSse (body: ReadableStream<Uint8Array>, id: JsonRpcId, ctx: CallContext): Promise<unknown> {
     try {
       for await (const ev of readSse(body, this.maxBytes)) {
-        if (ev.event !== 'message') continue
+        if (ev.event !== 'message' || ev.data === '') continue
         let msg: unknown
-        try { msg = JSON.parse(ev.data) } catch { continue }
+        try { msg = JSON.parse(ev.data) } catch { this.stats.httpErrors++; continue }
         if (isJsonRpcResponse(msg) && sameId(msg.id, id)) return msg
-        // Server notifications and server-to-client requests cannot travel back over AXL: skipped.
+        const m = msg as { method?: unknown, id?: unknown }
+        if (typeof m.method === 'string' && m.id !== undefined) {
+          // A server-to-client request cannot travel back over one AXL answer: refused at once, so the server
+          // does not wait for it (and the caller for the server).
+          this.stats.refusedServerRequests++
+          void this.refuseServerRequest(m.id, m.method, ctx)
+        } else if (typeof m.method === 'string') {
+          this.stats.droppedNotifications++
+        }
       }
     } catch (err) {
       if (err instanceof BackendError) throw err
@@ -147,6 +169,18 @@ export class HttpBackend implements Backend {
       throw unavailable(`the endpoint's event stream failed: ${(err as Error).message}`, err)
     }
     throw new BackendError(RouterErrorCode.InternalError, 'no_answer', 'the endpoint closed its event stream without answering')
+  }
+
+  /** POST a -32601 answer to a server-to-client request (envelope mode), with the caller's session headers. */
+  private async refuseServerRequest (id: unknown, method: string, ctx: CallContext): Promise<void> {
+    const answer = JSON.stringify({ jsonrpc: '2.0', id, error: { code: RouterErrorCode.MethodNotFound, message: `"${method}" from the server cannot be carried over AXL (one request, one answer)` } })
+    try {
+      const { res } = await this.post(answer as RawJson, { ...ctx, signal: AbortSignal.timeout(5000) }, false)
+      await res.body?.cancel()
+    } catch (err) {
+      this.stats.httpErrors++
+      this.lastError = `the -32601 answer to ${method} was not delivered: ${(err as Error).message}`
+    }
   }
 
   async notify (message: JsonRpcRequest, ctx: CallContext, raw: RawJson): Promise<void> {
@@ -160,8 +194,8 @@ function sameId (a: unknown, b: JsonRpcId): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b)
 }
 
-/** The body as text, refusing more than `max` bytes without buffering them. */
-async function readCapped (res: Response, max: number): Promise<string> {
+/** The body as text, refusing more than `max` bytes without buffering them (BackendError too_large). */
+export async function readCapped (res: Response, max: number): Promise<string> {
   if (res.body === null) return ''
   const len = Number(res.headers.get('content-length') ?? NaN)
   if (len > max) {

@@ -5,7 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import {
-  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema,
+  CreateMessageRequestSchema, CreateMessageResultSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ToolListChangedNotificationSchema,
   type LoggingMessageNotification
 } from '@modelcontextprotocol/sdk/types.js'
 import * as z from 'zod'
@@ -49,6 +49,11 @@ export function twoWayServer (): { make: () => McpServer, probe: ServerProbe } {
       const r = await server.server.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 })
       return { content: [{ type: 'text', text: `model said: ${(r.content as { text: string }).text}` }] }
     })
+    // The same, sent as part of the tool call (relatedRequestId): over Streamable HTTP on the call's own stream.
+    server.registerTool('sample-related', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+      const r = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 } }, CreateMessageResultSchema)
+      return { content: [{ type: 'text', text: `model said: ${(r.content as { text: string }).text}` }] }
+    })
     server.registerTool('elicit', {}, async () => {
       const r = await server.server.elicitInput({ message: 'your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } })
       return { content: [{ type: 'text', text: `${r.action}: ${String(r.content?.name)}` }] }
@@ -60,6 +65,13 @@ export function twoWayServer (): { make: () => McpServer, probe: ServerProbe } {
     server.registerTool('grow', {}, async () => {
       server.registerTool(`extra-${Date.now()}-${Math.random()}`, {}, async () => ({ content: [] }))
       return { content: [{ type: 'text', text: 'grown' }] }
+    })
+    server.registerTool('resumable', {}, async extra => {
+      const token = extra._meta?.progressToken
+      if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 1 } })
+      extra.closeSSEStream?.() // Streamable HTTP: the client must resume with Last-Event-ID
+      if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 2 } })
+      return { content: [{ type: 'text', text: 'resumed' }] }
     })
     server.registerTool('bump', {}, async () => ({ content: [{ type: 'text', text: String(++counter) }] }))
     server.registerTool('wait', {}, async extra => {

@@ -58,6 +58,7 @@ describe('MCP session protocol: server-to-client traffic reaches the SDK Client'
     const { a, b } = await setup()
     const { client } = await connect(a, b)
     expect(text(await client.callTool({ name: 'sample', arguments: { prompt: 'hi' } }))).toBe('model said: echo(hi)')
+    expect(text(await client.callTool({ name: 'sample-related', arguments: { prompt: 'ho' } }))).toBe('model said: echo(ho)')
   })
 
   it('elicitation/create and roots/list reach the client and their answers return', async () => {
