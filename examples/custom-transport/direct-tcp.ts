@@ -95,6 +95,8 @@ export class DirectTcpMesh implements Mesh {
   private readonly highWaterMark: number
   private readonly listenOn: { host: string, port: number }
   private readonly conns = new Map<net.Socket, Conn>()
+  /** Inbound sockets being refused (busy), each closed within handshakeTimeoutMs; at most maxConnections. */
+  private readonly refused = new Set<net.Socket>()
   /** Open streams per peer (for peer:connect / peer:disconnect and the topology); at most maxConnections entries. */
   private readonly peers = new Map<PeerId, { streams: number, uri: string, inbound: boolean }>()
   private handler: ((stream: MeshStream, channel: MeshChannel) => void) | undefined
@@ -142,6 +144,7 @@ export class DirectTcpMesh implements Mesh {
       conn.controller?.reset('node stopped')
       socket.destroy()
     }
+    for (const socket of this.refused) socket.destroy()
     const server = this.server
     this.server = undefined
     if (server !== undefined) await new Promise<void>(resolve => { server.close(() => { resolve() }) })
@@ -226,13 +229,25 @@ export class DirectTcpMesh implements Mesh {
   private accept (socket: net.Socket): void {
     const uri = `${SCHEME}://${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`
     if (this.state !== 'running' || this.conns.size >= this.maxConnections) {
-      this.log('refusing %s: %s', uri, this.state !== 'running' ? 'stopped' : `${this.maxConnections} connections open`)
-      // A one-byte verdict the dialer reads where it expects a REPLY, so it fails fast instead of waiting for its deadline.
-      socket.on('error', (err: Error) => { this.log('refused connection %s: %s', uri, err.message) })
-      socket.end(Uint8Array.of(Status.busy))
+      this.refuse(socket, uri)
       return
     }
     void this.serve(socket, uri)
+  }
+
+  /**
+   * Over the limit: a one-byte busy verdict, which the dialer reads where it expects a REPLY, so it fails fast instead
+   * of waiting for its deadline. Such sockets are bounded too: at most maxConnections, each for handshakeTimeoutMs.
+   */
+  private refuse (socket: net.Socket, uri: string): void {
+    this.log('refusing %s: %s', uri, this.state !== 'running' ? 'stopped' : `${this.maxConnections} connections open`)
+    socket.on('error', (err: Error) => { this.log('refused connection %s: %s', uri, err.message) })
+    if (this.refused.size >= this.maxConnections) { socket.destroy(); return }
+    this.refused.add(socket)
+    const timer = setTimeout(() => { socket.destroy() }, this.handshakeTimeoutMs)
+    socket.once('close', () => { clearTimeout(timer); this.refused.delete(socket) })
+    socket.resume() // read and drop what it sends, so its FIN is seen and the socket closes
+    socket.end(Uint8Array.of(Status.busy))
   }
 
   /** Run the listener's handshake under its deadline and hand the stream to the node; failures are logged and reported as link:error. */
