@@ -35,8 +35,11 @@ export interface SessionContext {
 
 /** Where a backend session sends its server-to-client messages. */
 export interface SessionSink {
-  /** One JSON-RPC message to the client (response, notification, or server-to-client request). */
-  message: (message: Record<string, unknown>) => void
+  /**
+   * One JSON-RPC message to the client (response, notification, or server-to-client request). May return a
+   * promise that resolves once the message left (backpressure: await it before sending more); it never rejects.
+   */
+  message: (message: Record<string, unknown>) => Promise<void> | undefined
   /** The upstream went away; the session is ended with this reason. */
   close: (reason: string) => void
 }

@@ -29,7 +29,10 @@ export class HandlerBackend implements Backend {
 
   constructor (private readonly fn: JsonRpcHandler) {}
 
-  info (): Record<string, unknown> { return {} }
+  /** Notifications of sessions whose handler threw (there is no answer to carry the failure). */
+  private notificationErrors = 0
+
+  info (): Record<string, unknown> { return { notificationErrors: this.notificationErrors } }
 
   async start (): Promise<void> { this.status = 'ready' }
 
@@ -68,7 +71,7 @@ export class HandlerBackend implements Backend {
         const ac = new AbortController()
         const ctx: CallContext = { from: sctx.from, service: sctx.service, signal: AbortSignal.any([sctx.signal, ac.signal]), notify }
         if (!isRequest(m)) {
-          void Promise.resolve().then(async () => { await this.fn(m as unknown as JsonRpcRequest, ctx) }).catch(() => { /* a notification has no answer to carry the failure */ })
+          void Promise.resolve().then(async () => { await this.fn(m as unknown as JsonRpcRequest, ctx) }).catch(() => { this.notificationErrors++ })
           return
         }
         const key = idKey(m.id)

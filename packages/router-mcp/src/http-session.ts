@@ -168,7 +168,7 @@ export class HttpSession implements BackendSession {
         const o = msg as Record<string, unknown>
         const isAnswer = id !== undefined && o.method === undefined && o.id !== undefined && idKey(o.id) === idKey(id)
         if (isAnswer) onAnswer?.(o)
-        this.sink.message(o)
+        await this.sink.message(o) // backpressure: the stream is read no faster than the mesh takes it
         if (isAnswer) return { answered: true, lastEventId, events }
       }
     } catch (err) {

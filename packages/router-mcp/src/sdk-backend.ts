@@ -69,13 +69,15 @@ class InProcessServerTransport implements Transport {
   sessionId?: string
   private closed = false
 
-  constructor (private readonly toRouter: (message: unknown) => void, private readonly service: string) {}
+  constructor (private readonly toRouter: (message: unknown) => Promise<void> | undefined | void, private readonly service: string) {}
 
   async start (): Promise<void> {}
 
   async send (message: JSONRPCMessage): Promise<void> {
     if (this.closed) throw unavailable('the in-process MCP connection is closed')
-    queueMicrotask(() => { this.toRouter(message) })
+    // Delivered on a later microtask (never re-entrant); a session sink's promise is backpressure.
+    await new Promise<void>(resolve => { queueMicrotask(resolve) })
+    await this.toRouter(message)
   }
 
   async close (): Promise<void> {
@@ -205,7 +207,7 @@ export class PerPeerSdkBackend implements Backend {
   async openSession (ctx: SessionContext, sink: SessionSink): Promise<BackendSession> {
     if (this.status !== 'ready') throw unavailable(`service "${this.service}" is ${this.status}`)
     const server = await this.make(ctx.from)
-    const transport = new InProcessServerTransport(m => { sink.message(m as Record<string, unknown>) }, this.service)
+    const transport = new InProcessServerTransport(async m => { await sink.message(m as Record<string, unknown>) }, this.service)
     let closed = false
     transport.onclose = () => {
       if (!closed) { closed = true; this.meshSessions--; sink.close('the MCP server closed its connection') }

@@ -167,7 +167,7 @@ class RunningSession {
     nodeSignal.addEventListener('abort', onNodeStop, { once: true })
     this.queue = new FrameQueue(this.stream, this.maxFrame, maxQueued, 30_000, err => { this.end(`cannot send to the client: ${err.message}`, false) })
     const sink: SessionSink = {
-      message: m => { this.fromUpstream(m) },
+      message: m => this.fromUpstream(m),
       close: reason => { this.end(`the upstream session ended: ${reason}`, true) }
     }
     try {
@@ -275,7 +275,8 @@ class RunningSession {
     return timer
   }
 
-  private fromUpstream (m: Record<string, unknown>): void {
+  /** Relay one upstream message; the promise (never rejecting) resolves once it was written: backpressure. */
+  private fromUpstream (m: Record<string, unknown>): Promise<void> | undefined {
     if (this.ended) return
     this.touch()
     if (isResponse(m)) {
@@ -287,20 +288,17 @@ class RunningSession {
       let size: number
       try { size = encodeFrame(m, Number.MAX_SAFE_INTEGER).byteLength } catch { size = Infinity }
       if (size > this.limits.maxResponseBytes) {
-        this.reply(rpcError(m.id, RouterErrorCode.ResponseTooLarge, 'too_large', `the answer of service "${this.service}" is ${size} bytes, over the limit of ${this.limits.maxResponseBytes} bytes`, this.service))
-        return
+        return this.reply(rpcError(m.id, RouterErrorCode.ResponseTooLarge, 'too_large', `the answer of service "${this.service}" is ${size} bytes, over the limit of ${this.limits.maxResponseBytes} bytes`, this.service))
       }
-      this.reply(m)
-      return
+      return this.reply(m)
     }
     if (isNotification(m)) {
       if (m.method === 'notifications/progress') this.extendDeadlines()
       const r = this.queue.push(m, true)
       if (r === false) { this.stats.droppedNotifications++; return }
-      r.catch(err => { this.dropped(m, err as Error) })
-      return
+      return r.catch(err => { this.dropped(m, err as Error) })
     }
-    this.reply(m) // a server-to-client request
+    return this.reply(m) // a server-to-client request
   }
 
   /** Progress shows the upstream is working: the deadlines of requests in flight start again. */
@@ -312,9 +310,10 @@ class RunningSession {
     }
   }
 
-  private reply (m: Record<string, unknown>): void {
+  private reply (m: Record<string, unknown>): Promise<void> | undefined {
     const r = this.queue.push(m, false)
-    if (r !== false) r.catch(err => { this.dropped(m, err as Error) })
+    if (r === false) return
+    return r.catch(err => { this.dropped(m, err as Error) })
   }
 
   private dropped (m: Record<string, unknown>, err: Error): void {

@@ -176,6 +176,18 @@ describe('MCP session protocol: refusals, limits and failures', () => {
     expect(b.services.mcp.sessionStats()?.refused).toBe(1)
   })
 
+  it('backpressure: 3000 progress notifications through a send queue of 8 frames all arrive, none dropped', async () => {
+    const { a, b } = await setup({ b: { session: { maxQueuedFrames: 8 } } })
+    const { client } = await connect(a, b)
+    let n = 0
+    let last = 0
+    let ordered = true
+    await client.callTool({ name: 'progress', arguments: { steps: 3000 } }, undefined, { onprogress: p => { n++; if (p.progress !== last + 1) ordered = false; last = p.progress } })
+    expect(n).toBe(3000)
+    expect(ordered).toBe(true)
+    expect(b.services.mcp.sessionStats()?.droppedNotifications).toBe(0)
+  })
+
   it('an idle session is closed by the server after idleMs, and the client sees onclose', async () => {
     const { a, b } = await setup({ b: { session: { idleMs: 150 } } })
     const { client } = await connect(a, b)
