@@ -1,11 +1,14 @@
 /**
- * `pnpm bench rpc [--calls N] [--window W] [--stdio-calls S]`
+ * `pnpm bench rpc [--calls N] [--window W] [--stdio-calls S] [--notifications N] [--progress-samples S] [--session auto|off]`
  * MCP tools/call round trips with the SDK Client on node A and an in-process SDK Server on node B over the
  * in-memory mesh (@axl/router-mcp end to end), beside the same Client↔Server over the SDK's own
  * InMemoryTransport (the ceiling: no mesh, no envelopes). Also: a raw call() to a handler service, and a
  * tools/call to server-everything over stdio through the mesh. Relayed: the same SDK Client on node A
  * calling node B through a relay P over the Yggdrasil overlay (ygg() over tcp:// on loopback), P and B in
- * their own processes (this file re-run with --role). Last line: one JSON object.
+ * their own processes (this file re-run with --role). Across the same relay, over an MCP session (/axl/mcp/1):
+ * server-to-client notifications per second (a tool emits N logging notifications, the client counts them) and
+ * the latency of one progress notification (server emits → client's onprogress; both clocks are this host's).
+ * Last line: one JSON object.
  */
 import { createNode, MemoryNetwork, type MeshComponents } from '@axl/core'
 import { mcp } from '@axl/router-mcp'
@@ -15,7 +18,7 @@ import { createInterface } from 'node:readline'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { Server } from '@modelcontextprotocol/sdk/server/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { CallToolRequestSchema, ListToolsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -26,6 +29,9 @@ const { values } = parseArgs({
     window: { type: 'string', default: '32' },
     'stdio-calls': { type: 'string', default: '1000' },
     'relayed-calls': { type: 'string', default: '2000' },
+    notifications: { type: 'string', default: '20000' },
+    session: { type: 'string', default: 'auto' },
+    'progress-samples': { type: 'string', default: '500' },
     role: { type: 'string' },
     peer: { type: 'string' }
   }
@@ -34,6 +40,30 @@ const RELAYED_CALLS = Number(values['relayed-calls'])
 const CALLS = Number(values.calls)
 const WINDOW = Number(values.window)
 const STDIO_CALLS = Number(values['stdio-calls'])
+const NOTIFICATIONS = Number(values.notifications)
+/** How the tools/call figures' SDK transports reach B: 'auto' (an MCP session), or 'off' (AXL envelopes). */
+const SESSION = values.session === 'off' ? 'off' : 'auto'
+const PROGRESS_SAMPLES = Number(values['progress-samples'])
+
+/** Epoch time in ms with sub-ms resolution, comparable between processes on one host. */
+const nowMs = (): number => performance.timeOrigin + performance.now()
+
+/** A server for the session figures: `burst` emits n logging notifications, `stamp` one progress notification carrying its send time. */
+function notifyServer (): Server {
+  const s = new Server({ name: 'notify', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } })
+  s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [{ name: 'burst', inputSchema: { type: 'object' as const } }, { name: 'stamp', inputSchema: { type: 'object' as const } }] }))
+  s.setRequestHandler(CallToolRequestSchema, async (r, extra) => {
+    if (r.params.name === 'burst') {
+      const n = Number((r.params.arguments as { n?: number } | undefined)?.n ?? 0)
+      for (let i = 0; i < n; i++) await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: i } })
+      return { content: [{ type: 'text', text: String(n) }] }
+    }
+    const token = r.params._meta?.progressToken
+    if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 1, message: String(nowMs()) } })
+    return { content: [] }
+  })
+  return s
+}
 
 function echoServer (): Server {
   const s = new Server({ name: 'bench', version: '1.0.0' }, { capabilities: { tools: {} } })
@@ -80,7 +110,7 @@ async function overMesh (): Promise<{ sdk: Awaited<ReturnType<typeof measure>>, 
   await b.services.mcp.register('echo', echoServer())
   await b.services.mcp.register('handler', async r => ({ content: [{ type: 'text', text: String((r.params as { arguments?: { text?: string } }).arguments?.text) }] }))
   const client = new Client({ name: 'bench', version: '1' })
-  await client.connect(a.services.mcp.transport(b.peerId, 'echo'))
+  await client.connect(a.services.mcp.transport(b.peerId, 'echo', { session: SESSION }))
   const sdk = await measure(CALLS, WINDOW, async () => await client.callTool(ARGS))
   await client.close()
   const request = { jsonrpc: '2.0' as const, id: 1, method: 'tools/call', params: ARGS }
@@ -92,7 +122,7 @@ async function overMesh (): Promise<{ sdk: Awaited<ReturnType<typeof measure>>, 
     const bin = createRequire(routerPkg).resolve('@modelcontextprotocol/server-everything/dist/index.js')
     await b.services.mcp.register('everything', { command: process.execPath, args: [bin, 'stdio'] })
     const c2 = new Client({ name: 'bench', version: '1' })
-    await c2.connect(a.services.mcp.transport(b.peerId, 'everything'))
+    await c2.connect(a.services.mcp.transport(b.peerId, 'everything', { session: SESSION }))
     stdio = await measure(STDIO_CALLS, WINDOW, async () => await c2.callTool({ name: 'echo', arguments: { message: 'x'.repeat(100) } }))
     await c2.close()
   } catch (err) {
@@ -113,7 +143,10 @@ function yggWithMesh (opts: YggOptions): { transport: (c: MeshComponents) => Ygg
 if (values.role !== undefined) {
   const t = yggWithMesh(values.role === 'relay' ? { listen: ['tcp://127.0.0.1:0'] } : { peers: [values.peer ?? ''] })
   const node = await createNode({ transport: t.transport, services: { mcp: mcp({ defaults: { maxConcurrent: 256 } }) } })
-  if (values.role === 'server') await node.services.mcp.register('echo', echoServer())
+  if (values.role === 'server') {
+    await node.services.mcp.register('echo', echoServer())
+    await node.services.mcp.register('notify', { serverPerSession: () => notifyServer() })
+  }
   process.stdout.write(JSON.stringify({ key: node.peerId, uri: t.mesh().listening[0] }) + '\n')
   process.stdin.resume()
   process.stdin.on('end', () => { void node.stop().then(() => process.exit(0)) })
@@ -133,7 +166,9 @@ async function child (role: string, args: string[]): Promise<{ proc: ChildProces
 }
 
 /** The SDK Client on node A (this process) → relay P → node B, over the overlay; P and B are child processes. */
-async function relayed (): Promise<Awaited<ReturnType<typeof measure>>> {
+interface SessionFigures { notificationsPerSec: number, progressP50Ms: number, progressP99Ms: number, mode: string }
+
+async function relayed (): Promise<{ calls: Awaited<ReturnType<typeof measure>>, session: SessionFigures }> {
   const p = await child('relay', [])
   const b = await child('server', ['--peer', p.info.uri!])
   const a = await createNode({ transport: ygg({ peers: [p.info.uri!] }), services: { mcp: mcp() } })
@@ -141,29 +176,63 @@ async function relayed (): Promise<Awaited<ReturnType<typeof measure>>> {
     const client = new Client({ name: 'bench', version: '1' })
     const deadline = Date.now() + 30_000
     for (;;) { // the tree forms in a second or two: retry the first connection until then
-      try { await client.connect(a.services.mcp.transport(b.info.key, 'echo')); break } catch (err) {
+      try { await client.connect(a.services.mcp.transport(b.info.key, 'echo', { session: SESSION })); break } catch (err) {
         if (Date.now() > deadline) throw err
       }
     }
     const r = await measure(RELAYED_CALLS, WINDOW, async () => await client.callTool(ARGS))
     await client.close()
-    return r
+    return { calls: r, session: await sessionFigures(a, b.info.key) }
   } finally {
     await a.stop()
     for (const c of [b.proc, p.proc]) { c.stdin!.end(); await new Promise(resolve => c.once('exit', resolve)) }
   }
 }
 
+/** Notifications per second and progress latency over one MCP session A → P → B. */
+async function sessionFigures (a: Awaited<ReturnType<typeof createNode<{ mcp: ReturnType<ReturnType<typeof mcp>> }>>>, peer: string): Promise<SessionFigures> {
+  const client = new Client({ name: 'bench', version: '1' })
+  const transport = a.services.mcp.transport(peer, 'notify', { timeoutMs: 60_000 })
+  await client.connect(transport)
+  let received = 0
+  let wake: (() => void) | undefined
+  client.setNotificationHandler(LoggingMessageNotificationSchema, () => { if (++received >= target) wake?.() })
+  let target = Math.min(1000, NOTIFICATIONS)
+  let all = new Promise<void>(resolve => { wake = resolve })
+  await client.callTool({ name: 'burst', arguments: { n: target } }) // warm-up
+  await all
+  received = 0
+  target = NOTIFICATIONS
+  all = new Promise<void>(resolve => { wake = resolve })
+  const t0 = performance.now()
+  await client.callTool({ name: 'burst', arguments: { n: NOTIFICATIONS } }, undefined, { timeout: 120_000 })
+  await Promise.race([all, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`only ${received} of ${NOTIFICATIONS} notifications within 60 s`)) }, 60_000).unref())])
+  const notificationsPerSec = Math.round(NOTIFICATIONS / ((performance.now() - t0) / 1000))
+  const lat: number[] = []
+  for (let i = 0; i < PROGRESS_SAMPLES + 50; i++) {
+    let sample = NaN
+    await client.callTool({ name: 'stamp', arguments: {} }, undefined, { onprogress: p => { sample = nowMs() - Number(p.message) } })
+    if (i >= 50) lat.push(sample) // the first 50 warm up
+  }
+  lat.sort((x, y) => x - y)
+  const pct = (q: number): number => Number(lat[Math.min(lat.length - 1, Math.floor(lat.length * q))].toFixed(3))
+  await client.close()
+  return { notificationsPerSec, progressP50Ms: pct(0.5), progressP99Ms: pct(0.99), mode: transport.mode }
+}
+
 async function main (): Promise<void> {
-console.log(`rpc: MCP tools/call round trips, ${CALLS} sequential + ${CALLS} with window ${WINDOW}, Node ${process.version}`)
+console.log(`rpc: MCP tools/call round trips, ${CALLS} sequential + ${CALLS} with window ${WINDOW}, MCP session ${SESSION}, Node ${process.version}`)
 const ceil = await ceiling()
 console.log(`  SDK Client↔Server, InMemoryTransport (ceiling): p50 ${ceil.p50} µs, p99 ${ceil.p99} µs, ${ceil.perSec.toLocaleString()} calls/s`)
 const mesh = await overMesh()
 console.log(`  SDK Client → memory mesh → router → in-process Server: p50 ${mesh.sdk.p50} µs, p99 ${mesh.sdk.p99} µs, ${mesh.sdk.perSec.toLocaleString()} calls/s`)
 console.log(`  router.call() → memory mesh → handler: p50 ${mesh.handler.p50} µs, p99 ${mesh.handler.p99} µs, ${mesh.handler.perSec.toLocaleString()} calls/s`)
 if (mesh.stdio !== undefined) console.log(`  SDK Client → memory mesh → router → server-everything (stdio): p50 ${mesh.stdio.p50} µs, p99 ${mesh.stdio.p99} µs, ${mesh.stdio.perSec.toLocaleString()} calls/s`)
-const rel = await relayed()
+const relayedAll = await relayed()
+const rel = relayedAll.calls
+const ses = relayedAll.session
 console.log(`  SDK Client → ygg overlay → relay P (process) → node B (process) → router → in-process Server: p50 ${rel.p50} µs, p99 ${rel.p99} µs, ${rel.perSec.toLocaleString()} calls/s`)
+console.log(`  MCP session (${ses.mode}) across the relay: ${ses.notificationsPerSec.toLocaleString()} notifications/s (${NOTIFICATIONS} logging notifications); one progress notification server → client: p50 ${ses.progressP50Ms} ms, p99 ${ses.progressP99Ms} ms`)
 console.log(JSON.stringify({
   memory_call_p50_us: mesh.sdk.p50,
   memory_call_p99_us: mesh.sdk.p99,
@@ -178,7 +247,11 @@ console.log(JSON.stringify({
   relayed_call_p50_us: rel.p50,
   relayed_call_p99_us: rel.p99,
   relayed_calls_per_s: rel.perSec,
+  notifications_per_s: ses.notificationsPerSec,
+  progress_latency_p50_ms: ses.progressP50Ms,
+  progress_latency_p99_ms: ses.progressP99Ms,
   window: WINDOW,
+  session: SESSION,
   node: process.version
 }))
 }
