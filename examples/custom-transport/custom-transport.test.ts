@@ -335,12 +335,17 @@ describe('directTcp(): a custom Mesh over node:net', () => {
     expect(Date.now() - t0).toBeLessThan(5_000)
   })
 
-  it('rejects dials after stop() with NotStartedError', async () => {
+  it('refuses streams to a mesh with no handler, and dials after stop() with NotStartedError', async () => {
     const directory = new Map<string, string>()
-    const mesh = directTcp({ directory })({ identity: generateIdentity() })
+    const alice = await tcpNode(directory)
+    const identity = generateIdentity()
+    const mesh = directTcp({ directory })({ identity }) // a bare Mesh: started, but nobody called handle()
     await mesh.start()
+    cleanups.push(async () => { await mesh.stop() })
+    directory.set(identity.peerId, mesh.addresses!()[0])
+    await expect(alice.send(identity.peerId, te.encode('x'), WAIT)).rejects.toThrow(/not accepting streams/)
     await mesh.stop()
-    await expect(mesh.dial(generateIdentity().peerId)).rejects.toBeInstanceOf(NotStartedError)
+    await expect(mesh.dial(alice.peerId)).rejects.toBeInstanceOf(NotStartedError)
   })
 })
 

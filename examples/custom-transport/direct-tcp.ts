@@ -229,25 +229,26 @@ export class DirectTcpMesh implements Mesh {
   private accept (socket: net.Socket): void {
     const uri = `${SCHEME}://${formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)}`
     if (this.state !== 'running' || this.conns.size >= this.maxConnections) {
-      this.refuse(socket, uri)
+      this.refuse(socket, uri, Status.busy)
       return
     }
     void this.serve(socket, uri)
   }
 
   /**
-   * Over the limit: a one-byte busy verdict, which the dialer reads where it expects a REPLY, so it fails fast instead
-   * of waiting for its deadline. Such sockets are bounded too: at most maxConnections, each for handshakeTimeoutMs.
+   * Refuse a connection with a one-byte verdict (busy: read by the dialer where it expects a REPLY, so it fails fast
+   * instead of waiting for its deadline; not accepting: after the handshake). Such sockets are bounded too: at most
+   * maxConnections, each closed within handshakeTimeoutMs.
    */
-  private refuse (socket: net.Socket, uri: string): void {
-    this.log('refusing %s: %s', uri, this.state !== 'running' ? 'stopped' : `${this.maxConnections} connections open`)
+  private refuse (socket: net.Socket, uri: string, status: number): void {
+    this.log('refusing %s: %s', uri, status === Status.notAccepting ? 'no stream handler' : this.state !== 'running' ? 'stopped' : `${this.maxConnections} connections open`)
     socket.on('error', (err: Error) => { this.log('refused connection %s: %s', uri, err.message) })
     if (this.refused.size >= this.maxConnections) { socket.destroy(); return }
     this.refused.add(socket)
     const timer = setTimeout(() => { socket.destroy() }, this.handshakeTimeoutMs)
     socket.once('close', () => { clearTimeout(timer); this.refused.delete(socket) })
     socket.resume() // read and drop what it sends, so its FIN is seen and the socket closes
-    socket.end(Uint8Array.of(Status.busy))
+    socket.end(Uint8Array.of(status))
   }
 
   /** Run the listener's handshake under its deadline and hand the stream to the node; failures are logged and reported as link:error. */
@@ -288,7 +289,8 @@ export class DirectTcpMesh implements Mesh {
     conn.fail = undefined
     if (this.state !== 'running' || this.handler === undefined) {
       reader.detach()
-      socket.end(Uint8Array.of(Status.notAccepting))
+      this.conns.delete(socket)
+      this.refuse(socket, conn.uri, Status.notAccepting)
       return undefined
     }
     socket.write(Uint8Array.of(Status.accepted))
