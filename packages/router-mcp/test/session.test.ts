@@ -188,6 +188,41 @@ describe('MCP session protocol: refusals, limits and failures', () => {
     expect(b.services.mcp.sessionStats()?.droppedNotifications).toBe(0)
   })
 
+  it('sessions per node are bounded too (maxSessions)', async () => {
+    const { a, b } = await setup({ b: { session: { maxSessions: 1 } } })
+    await connect(a, b)
+    await expect(a.services.mcp.dialSession(b.peerId, 'two-way')).rejects.toMatchObject({ rpcCode: RouterErrorCode.Busy })
+  })
+
+  it('inside a session the service\'s timeoutMs answers -32012 and cancels upstream; maxResponseBytes answers -32014', async () => {
+    const { a, b } = await setup()
+    let aborted: Promise<void> | undefined
+    await b.services.mcp.register('slow', async (req, ctx) => {
+      if (req.method === 'big') return { blob: 'x'.repeat(5000) }
+      if (req.method !== 'hang') return {}
+      aborted = new Promise(resolve => { ctx.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+      return await new Promise(() => { /* never answers */ })
+    }, { timeoutMs: 150, maxResponseBytes: 1000 })
+    const session = await a.services.mcp.dialSession(b.peerId, 'slow')
+    stops.push(async () => { session.close() })
+    const answers = new Map<unknown, Record<string, unknown>>()
+    let wake: (() => void) | undefined
+    session.onmessage = m => { answers.set(m.id, m); wake?.() }
+    session.begin()
+    const answer = async (id: number): Promise<Record<string, unknown>> => {
+      await within(new Promise<void>(resolve => { wake = () => { if (answers.has(id)) resolve() }; wake() }), 5000, `answer ${id}`)
+      return answers.get(id) as Record<string, unknown>
+    }
+    const t0 = performance.now()
+    await session.send({ jsonrpc: '2.0', id: 1, method: 'hang' })
+    expect(await answer(1)).toMatchObject({ error: { code: RouterErrorCode.Timeout, data: { axl: 'timeout' } } })
+    expect(performance.now() - t0).toBeLessThan(2000)
+    await within(aborted as Promise<void>, 5000, 'handler signal aborted')
+    await session.send({ jsonrpc: '2.0', id: 2, method: 'big' })
+    expect(await answer(2)).toMatchObject({ error: { code: RouterErrorCode.ResponseTooLarge, data: { axl: 'too_large' } } })
+    expect(b.services.mcp.sessionStats()?.timedOutRequests).toBe(1)
+  })
+
   it('an idle session is closed by the server after idleMs, and the client sees onclose', async () => {
     const { a, b } = await setup({ b: { session: { idleMs: 150 } } })
     const { client } = await connect(a, b)
