@@ -20,6 +20,7 @@ import { InvalidTopicError, MalformedGossipError, RateLimitedError } from './err
 import { signMessage, verifyMessage } from './signing.js'
 import { TopicSubscription, type PubSubMessage, type SubscribeOptions, type Subscription } from './subscription.js'
 import { TokenBucket } from './token-bucket.js'
+import { sharedVerifiedSignatures, type VerifiedSignatures } from './verified-signatures.js'
 import {
   base64Length, decodeData, decodeFrame, encodeFrame, isGossipFrame, MAX_TOPIC_LENGTH,
   type WireControl, type WireFrame, type WireMessage
@@ -76,6 +77,19 @@ export interface GossipOptions {
   gossipWindowMs?: number
   /** How long an announced message may take to arrive by eager push before it is fetched with IWANT. @default 150 */
   ihaveTimeoutMs?: number
+  /**
+   * Upper bound of the adaptive IHAVE timeout: the wait before an IWANT follows the delay observed between an
+   * announcement and the eager copy (smoothed as TCP's RTO: mean + 4 × deviation), between ihaveTimeoutMs and
+   * this, so a slow (loaded) eager path is not pulled early, which would only add a duplicate. @default 2000
+   */
+  maxIhaveTimeoutMs?: number
+  /**
+   * Tree optimisation (Plumtree): when an eager copy arrives this much later than a lazy peer's IHAVE of it,
+   * that lazy link becomes eager and the eager sender's link lazy, so the tree follows the faster path. @default 20
+   */
+  treeOptimizeMs?: number
+  /** Signature verifications shared by the services of this process (see verified-signatures.ts); false verifies every time. @default the process-wide memo */
+  verifiedSignatures?: VerifiedSignatures | false
   /** How long an IWANT may go unanswered before the next announcer is asked. @default 1000 */
   iwantTimeoutMs?: number
   /** Announcements to lazy mesh peers are collected for this long and sent as one IHAVE per peer and topic. @default 50 */
@@ -166,6 +180,12 @@ export interface GossipStats {
   /** GRAFT / PRUNE frames sent. */
   graftSent: number
   pruneSent: number
+  /** Signatures found already verified (by this process) in the shared memo. */
+  signatureMemoHits: number
+  /** Eager parent switched to a lazy peer whose IHAVE came treeOptimizeMs earlier than the eager copy. */
+  treeOptimized: number
+  /** The IHAVE timeout in use now (adaptive, ms). */
+  ihaveTimeoutMs: number
 }
 
 /** The service: `node.services.pubsub`. */
@@ -203,7 +223,7 @@ interface Resolved {
   D: number, Dlo: number, Dhi: number, Dgossip: number, heartbeatMs: number, discover: boolean, targetPeers: number
   maxPeers: number, unsigned: 'reject' | 'accept', maxAgeMs: number, seenTtlMs: number, maxSeen: number
   cacheTtlMs: number, maxCached: number, maxCachedBytes: number, gossipWindowMs: number, ihaveTimeoutMs: number
-  iwantTimeoutMs: number, lazyFlushMs: number, maxIhaveLength: number, maxPendingIwants: number, pruneBackoffMs: number
+  iwantTimeoutMs: number, maxIhaveTimeoutMs: number, treeOptimizeMs: number, lazyFlushMs: number, maxIhaveLength: number, maxPendingIwants: number, pruneBackoffMs: number
   maxPendingSends: number, maxConnections: number, publishTimeoutMs: number, emitSelf: boolean
 }
 
@@ -231,7 +251,7 @@ interface Cached { frame: WireMessage, topic: string, bytes: number }
 
 interface Conn { stream?: MeshStream, chain: Promise<void> }
 
-interface Pending { topic: string, announcers: PeerId[], due: number, tries: number }
+interface Pending { topic: string, announcers: PeerId[], due: number, tries: number, announcedAt: number }
 
 const MAX_ANNOUNCERS = 8
 const MAX_IWANT_TRIES = 3
@@ -258,11 +278,13 @@ function resolve (o: GossipOptions): Resolved {
     D, Dlo, Dhi, Dgossip: o.Dgossip ?? 3, heartbeatMs, discover: o.discover ?? true, targetPeers: o.targetPeers ?? 2 * Dhi,
     maxPeers: o.maxPeers ?? 1000, unsigned: o.unsignedMessages ?? 'reject', maxAgeMs, seenTtlMs, maxSeen: o.maxSeen ?? 100_000,
     cacheTtlMs: o.cacheTtlMs ?? 60_000, maxCached: o.maxCached ?? 10_000, maxCachedBytes: o.maxCachedBytes ?? 64 * 1024 * 1024,
-    gossipWindowMs: o.gossipWindowMs ?? 3 * heartbeatMs, ihaveTimeoutMs: o.ihaveTimeoutMs ?? 150, iwantTimeoutMs: o.iwantTimeoutMs ?? 1000, lazyFlushMs: o.lazyFlushMs ?? 50,
+    gossipWindowMs: o.gossipWindowMs ?? 3 * heartbeatMs, ihaveTimeoutMs: o.ihaveTimeoutMs ?? 150, iwantTimeoutMs: o.iwantTimeoutMs ?? 1000,
+    maxIhaveTimeoutMs: o.maxIhaveTimeoutMs ?? Math.max(2000, o.ihaveTimeoutMs ?? 150), treeOptimizeMs: o.treeOptimizeMs ?? 20, lazyFlushMs: o.lazyFlushMs ?? 50,
     maxIhaveLength: o.maxIhaveLength ?? 5000, maxPendingIwants: o.maxPendingIwants ?? 10_000, pruneBackoffMs: o.pruneBackoffMs ?? 30_000,
     maxPendingSends: o.maxPendingSends ?? 4096, maxConnections: o.maxConnections ?? 64, publishTimeoutMs: o.publishTimeoutMs ?? 10_000, emitSelf: o.emitSelf ?? false
   }
   if (!(Dlo >= 1 && Dlo <= D && D <= Dhi)) throw new ConfigError(`gossip degrees must satisfy 1 ≤ Dlo ≤ D ≤ Dhi (got ${Dlo}, ${D}, ${Dhi})`)
+  if (r.maxIhaveTimeoutMs < r.ihaveTimeoutMs) throw new ConfigError(`maxIhaveTimeoutMs (${r.maxIhaveTimeoutMs}) must be at least ihaveTimeoutMs (${r.ihaveTimeoutMs})`)
   if (seenTtlMs < 2 * maxAgeMs) throw new ConfigError(`seenTtlMs (${seenTtlMs}) must be at least 2 × maxAgeMs (${maxAgeMs}) so a replay is either remembered or stale`)
   for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && !(v >= 0)) throw new ConfigError(`gossip option ${k} must be a non-negative number`)
   return r
@@ -273,7 +295,8 @@ class GossipService implements GossipSub {
     published: 0, delivered: 0, messagesReceived: 0, duplicates: 0, invalidSignature: 0, unsignedDropped: 0, stale: 0,
     tooLarge: 0, rateLimited: 0, notSubscribed: 0, malformed: 0, framesSent: 0, bytesSent: 0, framesReceived: 0,
     bytesReceived: 0, sendsDropped: 0, sendFailures: 0, ihaveSent: 0, iwantSent: 0, iwantServed: 0, iwantGaveUp: 0,
-    pendingDropped: 0, seenEvicted: 0, cacheEvicted: 0, peersEvicted: 0, subscriberDropped: 0, graftSent: 0, pruneSent: 0
+    pendingDropped: 0, seenEvicted: 0, cacheEvicted: 0, peersEvicted: 0, subscriberDropped: 0, graftSent: 0, pruneSent: 0,
+    signatureMemoHits: 0, treeOptimized: 0, ihaveTimeoutMs: 0
   }
 
   private readonly o: Resolved
@@ -299,6 +322,10 @@ class GossipService implements GossipSub {
   private readonly served = new BoundedMap<string, number>(10_000, 60_000)
   /** Signed messages at or below this timestamp are refused: ids that recent may have been forgotten early. */
   private replayFloor = 0
+  private readonly memo: VerifiedSignatures | undefined
+  /** Smoothed delay from an IHAVE to the eager copy of the same message, and its mean deviation (ms). */
+  private lagMean = -1
+  private lagDev = 0
   private pendingSends = 0
   private pendingTimer: ReturnType<typeof setTimeout> | undefined
   private pendingTimerAt = Infinity
@@ -313,6 +340,8 @@ class GossipService implements GossipSub {
 
   constructor (components: NodeComponents, opts: GossipOptions) {
     this.o = resolve(opts)
+    this.memo = opts.verifiedSignatures === false ? undefined : (opts.verifiedSignatures ?? sharedVerifiedSignatures)
+    this.stats.ihaveTimeoutMs = this.o.ihaveTimeoutMs
     this.node = components.node
     this.self = components.identity.peerId
     this.log = components.logger.forComponent('axl:pubsub')
@@ -511,7 +540,10 @@ class GossipService implements GossipSub {
     if (signed) {
       const ts = m.timestamp_ms!
       if (Math.abs(now - ts) > this.o.maxAgeMs || ts <= this.replayFloor) { this.stats.stale++; return }
-      if (!verifyMessage(m)) { this.stats.invalidSignature++; this.log('bad signature on %s from %s', m.msg_id, from); return }
+      const hits = this.memo?.stats.hits ?? 0
+      const valid = verifyMessage(m, this.memo)
+      if ((this.memo?.stats.hits ?? 0) > hits) this.stats.signatureMemoHits++
+      if (!valid) { this.stats.invalidSignature++; this.log('bad signature on %s from %s', m.msg_id, from); return }
     } else if (this.o.unsigned === 'reject') { this.stats.unsignedDropped++; return }
     if (!this.bucket(m.topic).in.take(now)) { this.stats.rateLimited++; return }
     let data: Uint8Array
@@ -522,7 +554,12 @@ class GossipService implements GossipSub {
     }
     this.seen.set(m.msg_id, signed ? m.timestamp_ms! : 0, now)
     this.remember(m)
-    if (this.pending.delete(m.msg_id) && this.pending.size === 0) this.clearPendingTimer()
+    const p = this.pending.get(m.msg_id)
+    if (p !== undefined) {
+      this.pending.delete(m.msg_id)
+      if (this.pending.size === 0) this.clearPendingTimer()
+      if (this.requested.get(m.msg_id, now) !== from) this.eagerAfterIhave(t, p, from, now - p.announcedAt)
+    }
     this.deliver(t, m, data, from, signed)
     this.forward(t, m, from)
   }
@@ -607,9 +644,9 @@ class GossipService implements GossipSub {
         continue
       }
       if (this.pending.size >= this.o.maxPendingIwants) { this.stats.pendingDropped++; continue }
-      this.pending.set(id, { topic, announcers: [from], due: now + this.o.ihaveTimeoutMs, tries: 0 })
+      this.pending.set(id, { topic, announcers: [from], due: now + this.stats.ihaveTimeoutMs, tries: 0, announcedAt: now })
     }
-    this.schedulePending(now + this.o.ihaveTimeoutMs)
+    this.schedulePending(now + this.stats.ihaveTimeoutMs)
   }
 
   private onIwant (from: PeerId, ids: string[]): void {
@@ -628,11 +665,38 @@ class GossipService implements GossipSub {
 
   // ---- announced messages: wait for the eager copy, then fetch -----------------------------------------
 
+  /**
+   * A message announced by IHAVE arrived `lag` ms later from `from`, unasked (an eager push): learn the delay
+   * (the IHAVE timeout follows it), and when the lazy path was treeOptimizeMs faster, make its link eager and
+   * the slower sender's lazy (Plumtree's optimisation: the tree moves toward the fastest paths).
+   */
+  private eagerAfterIhave (t: Topic, p: Pending, from: PeerId, lag: number): void {
+    if (this.lagMean < 0) { this.lagMean = lag; this.lagDev = lag / 2 } else {
+      this.lagDev += (Math.abs(lag - this.lagMean) - this.lagDev) / 4
+      this.lagMean += (lag - this.lagMean) / 8
+    }
+    this.stats.ihaveTimeoutMs = Math.round(Math.min(this.o.maxIhaveTimeoutMs, Math.max(this.o.ihaveTimeoutMs, this.lagMean + 4 * this.lagDev)))
+    if (lag < this.o.treeOptimizeMs || p.tries > 0) return
+    const fast = p.announcers[0]
+    const lazy = t.mesh.get(fast)
+    const slow = t.mesh.get(from)
+    if (lazy === undefined || lazy.eager || slow === undefined || !slow.eager || fast === from) return
+    lazy.eager = true
+    slow.eager = false
+    this.stats.treeOptimized++
+    this.sendControl(fast, { type: 'gossipsub', msg_type: 'EAGER', topic: t.name })
+    this.sendControl(from, { type: 'gossipsub', msg_type: 'LAZY', topic: t.name })
+  }
+
   private schedulePending (at: number): void {
     if (!this.running || this.pending.size === 0 || at >= this.pendingTimerAt) return
     this.clearPendingTimer()
     this.pendingTimerAt = at
-    this.pendingTimer = setTimeout(() => { this.pendingTimer = undefined; this.pendingTimerAt = Infinity; this.firePending() }, Math.max(0, at - Date.now()))
+    // setImmediate after the timer: copies already due on a loaded event loop are read before we decide to pull
+    this.pendingTimer = setTimeout(() => {
+      this.pendingTimer = undefined
+      setImmediate(() => { if (this.pendingTimer === undefined) this.pendingTimerAt = Infinity; this.firePending() })
+    }, Math.max(0, at - Date.now()))
     this.pendingTimer.unref?.()
   }
 

@@ -1,7 +1,8 @@
 /** Forged, altered, stale and replayed messages are dropped; caches stay bounded and count what they drop. */
 import { describe, expect, it } from 'vitest'
 import { createNode, generateIdentity, MemoryNetwork, type AxlNode } from '@axl/core'
-import { encodeFrame, signMessage, type WireMessage } from '../src/index.js'
+import { encodeFrame, signMessage, verifyMessage, type WireMessage } from '../src/index.js'
+import { VerifiedSignatures } from '../src/verified-signatures.js'
 import { BoundedMap } from '../src/bounded-map.js'
 import { eventually, pubsubNode, text, track } from './helpers.js'
 
@@ -95,6 +96,45 @@ describe('signatures and replays', () => {
     for (let i = 0; i < 6; i++) await relay.send(target.peerId, encodeFrame(signed(undefined, `m${i}`)))
     expect(sub.queued).toBe(3)
     expect(target.services.pubsub.stats.rateLimited).toBe(3)
+  })
+})
+
+describe('the shared verification memo', () => {
+  it('remembers only exact valid (key, bytes, signature) triples: a tampered copy with the same id and signature is refused', () => {
+    const memo = new VerifiedSignatures(2)
+    const good = signed()
+    expect(verifyMessage(good, memo)).toBe(true)
+    expect(verifyMessage({ ...good }, memo)).toBe(true)
+    expect(memo.stats).toMatchObject({ hits: 1, misses: 1, size: 1 })
+    for (const bad of [
+      { ...good, data: Buffer.from('tampered').toString('base64') },
+      { ...good, topic: 'other' },
+      { ...good, timestamp_ms: good.timestamp_ms! + 1 },
+      { ...good, origin: generateIdentity().peerId }
+    ]) expect(verifyMessage(bad, memo)).toBe(false)
+    expect(memo.stats).toMatchObject({ hits: 1, misses: 5, size: 1 })
+    // bounded: the oldest entry goes first, counted
+    expect(verifyMessage(signed(), memo) && verifyMessage(signed(), memo)).toBe(true)
+    expect(memo.stats).toMatchObject({ size: 2, evicted: 1 })
+    expect(verifyMessage(good, memo)).toBe(true)
+    expect(memo.stats.hits).toBe(1)
+  })
+
+  it('nodes of one process share it: the second node does not verify again, and still refuses a forgery', async () => {
+    const memo = new VerifiedSignatures()
+    const net = new MemoryNetwork()
+    const relay = track(await createNode({ transport: net.transport() }))
+    const a = await pubsubNode(net, { discover: false, peers: [relay.peerId], verifiedSignatures: memo })
+    const b = await pubsubNode(net, { discover: false, peers: [relay.peerId], verifiedSignatures: memo })
+    const subA = a.services.pubsub.subscribe('t'); const subB = b.services.pubsub.subscribe('t')
+    const good = signed()
+    await relay.send(a.peerId, encodeFrame(good))
+    await relay.send(b.peerId, encodeFrame({ ...good, data: Buffer.from('forged').toString('base64') }))
+    await relay.send(b.peerId, encodeFrame(good))
+    expect((await subA.nextMessage({ timeoutMs: 2000 })).id).toBe(good.msg_id)
+    expect(Buffer.from((await subB.nextMessage({ timeoutMs: 2000 })).data).toString()).toBe('payload')
+    expect(b.services.pubsub.stats).toMatchObject({ invalidSignature: 1, signatureMemoHits: 1, delivered: 1 })
+    expect(a.services.pubsub.stats.signatureMemoHits).toBe(0)
   })
 })
 
