@@ -10,11 +10,18 @@ import type { JsonRpcRequest } from './jsonrpc.js'
 /** Writes one message to the backend; `from` is the caller it is sent for (undefined for the router's own messages). */
 export type ChannelWriter = (message: Record<string, unknown>, from: PeerId | undefined) => void
 
+/** Where the backend's messages related to one request go (an MCP session); may return a backpressure promise. */
+export type Route = (message: Record<string, unknown>) => Promise<void> | undefined
+
 interface Pending {
   resolve: (response: Record<string, unknown>) => void
   reject: (err: Error) => void
   key: string | undefined
+  route: Route | undefined
 }
+
+/** Server-to-client requests waiting for a session's answer, at most. */
+const MAX_ROUTED_REQUESTS = 1024
 
 /** Counters of a channel. */
 export interface ChannelStats {
@@ -24,12 +31,18 @@ export interface ChannelStats {
   refusedServerRequests: number
   /** Answers with an id nobody waits for (late answers after a timeout). */
   unmatchedResponses: number
+  /** Messages the backend sent that were delivered to an MCP session (related to its request, or broadcast). */
+  routedToSessions: number
 }
 
 /** Multiplexes JSON-RPC requests of many callers over one connection. */
 export class JsonRpcChannel {
   /** Counters. */
-  readonly stats: ChannelStats = { droppedNotifications: 0, refusedServerRequests: 0, unmatchedResponses: 0 }
+  readonly stats: ChannelStats = { droppedNotifications: 0, refusedServerRequests: 0, unmatchedResponses: 0, routedToSessions: 0 }
+  /** Server-to-client requests sent to a session: JSON id → the session that may answer. */
+  private readonly routedRequests = new Map<string, Route>()
+  /** Open sessions: notifications not related to any request (list_changed, ...) go to each. */
+  private readonly sessions = new Set<Route>()
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   /** `${peer}\0${JSON id}` → local id, so a caller's notifications/cancelled reaches the right request. */
@@ -41,7 +54,7 @@ export class JsonRpcChannel {
   get inFlight (): number { return this.pending.size }
 
   /** Forward a request; resolves with the backend's response object (carrying the local id). */
-  async request (message: JsonRpcRequest, from: PeerId | undefined, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async request (message: JsonRpcRequest, from: PeerId | undefined, signal: AbortSignal, route?: Route): Promise<Record<string, unknown>> {
     if (signal.aborted) throw abortReason(signal)
     const local = this.nextId++
     const key = from === undefined ? undefined : `${from}\0${JSON.stringify(message.id)}`
@@ -61,7 +74,8 @@ export class JsonRpcChannel {
       this.pending.set(local, {
         resolve: r => { cleanup(); resolve(r) },
         reject: e => { cleanup(); reject(e) },
-        key
+        key,
+        route
       })
       if (key !== undefined) this.byCaller.set(key, local)
       try {
@@ -85,12 +99,56 @@ export class JsonRpcChannel {
     this.write({ ...message }, from)
   }
 
-  /** Feed one message the backend sent. */
-  receive (message: unknown): void {
+  /** An MCP session joins: it gets the backend's notifications that relate to no request. */
+  openSession (route: Route): void { this.sessions.add(route) }
+
+  /** A session leaves: server requests it did not answer are answered with an error, so the backend stops waiting. */
+  closeSession (route: Route): void {
+    this.sessions.delete(route)
+    for (const [key, r] of [...this.routedRequests]) {
+      if (r !== route) continue
+      this.routedRequests.delete(key)
+      try {
+        this.write({ jsonrpc: '2.0', id: JSON.parse(key), error: { code: RouterErrorCode.InternalError, message: 'the MCP session that was asked closed before answering' } }, undefined)
+      } catch {
+        this.stats.unmatchedResponses++ // the backend is gone: nobody waits for the answer any more
+      }
+    }
+  }
+
+  /** A session's answer to a server-to-client request it was sent; false (dropped) if it was not that session's to answer. */
+  answer (message: Record<string, unknown>, route: Route): boolean {
+    const key = JSON.stringify(message.id)
+    if (this.routedRequests.get(key) !== route) { this.stats.unmatchedResponses++; return false }
+    this.routedRequests.delete(key)
+    this.write({ ...message }, undefined)
+    return true
+  }
+
+  /**
+   * Feed one message the backend sent. `related` is the local id of the request it belongs to (the SDK's
+   * relatedRequestId): if that request came from a session, the message goes to that session.
+   */
+  receive (message: unknown, related?: unknown): void {
     if (message === null || typeof message !== 'object' || Array.isArray(message)) return
     const m = message as Record<string, unknown>
     if (typeof m.method === 'string') {
-      if (m.id === undefined) { this.stats.droppedNotifications++; return }
+      const route = typeof related === 'number' ? this.pending.get(related)?.route : undefined
+      if (route !== undefined && (m.id === undefined || this.routedRequests.size < MAX_ROUTED_REQUESTS)) {
+        if (m.id !== undefined) this.routedRequests.set(JSON.stringify(m.id), route)
+        this.stats.routedToSessions++
+        void route(m)
+        return
+      }
+      if (m.id === undefined) {
+        if (related === undefined && this.sessions.size > 0) {
+          this.stats.routedToSessions++
+          for (const r of this.sessions) void r(m)
+          return
+        }
+        this.stats.droppedNotifications++
+        return
+      }
       // A server-to-client request: there is no way back to the caller over one AXL request/response.
       if (m.method === 'ping') { this.write({ jsonrpc: '2.0', id: m.id, result: {} }, undefined); return }
       this.stats.refusedServerRequests++

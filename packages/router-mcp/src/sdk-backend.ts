@@ -2,19 +2,20 @@
  * In-process MCP SDK servers (`McpServer` or `Server` from @modelcontextprotocol/sdk), connected through an
  * in-memory Transport. Two modes:
  * - shared: one server instance, one connection, every caller multiplexed over it (ids rewritten). Server
- *   state is shared: the last caller's `initialize` sets the client capabilities the server sees.
- * - per peer: a factory makes one server (and connection) per calling peer, so MCP session state is per
- *   caller; sessions are bounded (LRU) and closed when idle.
+ *   state is shared: the last caller's `initialize` sets the client capabilities the server sees. In MCP
+ *   sessions, messages the server sends for a request go to that request's session (see openSession).
+ * - per peer / per session: a factory makes one server (and connection) per calling peer for envelopes
+ *   (bounded, LRU, closed when idle) and one per MCP session, so session state is per caller.
  * Either way each request carries the caller: `extra.authInfo.clientId` and
  * `extra.requestInfo.headers['x-from-peer-id']` are the caller's full peer id.
  */
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js'
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import type { PeerId } from '@axl/core'
+import { AbortError, type PeerId } from '@axl/core'
 import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
-import { JsonRpcChannel } from './channel.js'
+import { JsonRpcChannel, type Route } from './channel.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js'
@@ -69,15 +70,15 @@ class InProcessServerTransport implements Transport {
   sessionId?: string
   private closed = false
 
-  constructor (private readonly toRouter: (message: unknown) => Promise<void> | undefined | void, private readonly service: string) {}
+  constructor (private readonly toRouter: (message: unknown, related?: unknown) => Promise<void> | undefined | void, private readonly service: string) {}
 
   async start (): Promise<void> {}
 
-  async send (message: JSONRPCMessage): Promise<void> {
+  async send (message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (this.closed) throw unavailable('the in-process MCP connection is closed')
     // Delivered on a later microtask (never re-entrant); a session sink's promise is backpressure.
     await new Promise<void>(resolve => { queueMicrotask(resolve) })
-    await this.toRouter(message)
+    await this.toRouter(message, options?.relatedRequestId)
   }
 
   async close (): Promise<void> {
@@ -109,7 +110,7 @@ class Connection {
   active = 0
 
   constructor (readonly server: McpSdkServer, service: string, onClosed?: () => void) {
-    this.transport = new InProcessServerTransport(m => { this.channel.receive(m) }, service)
+    this.transport = new InProcessServerTransport((m, related) => { this.channel.receive(m, related) }, service)
     this.channel = new JsonRpcChannel((m, from) => { this.transport.deliver(m, from) })
     // Set before connect(): the SDK wraps whatever onclose is present when it connects.
     this.transport.onclose = () => {
@@ -165,6 +166,51 @@ export class SharedSdkBackend implements Backend {
   async request (message: JsonRpcRequest & { id: JsonRpcId }, ctx: CallContext): Promise<unknown> {
     if (this.status !== 'ready' || this.conn.transport.isClosed) throw unavailable(`service "${this.service}" is ${this.status}`)
     return await this.conn.channel.request(message, ctx.from, ctx.signal)
+  }
+
+  /**
+   * A session on the shared connection: requests are multiplexed (ids rewritten); what the server sends for a
+   * request (SDK relatedRequestId: progress, logging through `extra`, `extra.sendRequest` sampling/elicitation)
+   * goes to the session that made it, and its answers come back; notifications related to no request
+   * (list_changed, ...) go to every session. Requests the server sends outside any request get -32601.
+   */
+  async openSession (ctx: SessionContext, sink: SessionSink): Promise<BackendSession> {
+    if (this.status !== 'ready' || this.conn.transport.isClosed) throw unavailable(`service "${this.service}" is ${this.status}`)
+    const channel = this.conn.channel
+    const route: Route = m => sink.message(m)
+    const inflight = new Map<string, AbortController>()
+    let closed = false
+    channel.openSession(route)
+    return {
+      send: m => {
+        if (closed || this.conn.transport.isClosed) throw unavailable(`service "${this.service}" is ${this.status}`)
+        if (typeof m.method !== 'string') { channel.answer(m, route); return }
+        if (m.method === 'notifications/cancelled') {
+          const id = (m.params as { requestId?: unknown } | undefined)?.requestId
+          inflight.get(JSON.stringify(id))?.abort(new AbortError('the request was cancelled by the client'))
+          return
+        }
+        if (m.id === undefined) { channel.notify(m as unknown as JsonRpcRequest, ctx.from); return }
+        const key = JSON.stringify(m.id)
+        const ac = new AbortController()
+        inflight.set(key, ac)
+        const id = m.id
+        channel.request(m as unknown as JsonRpcRequest, ctx.from, AbortSignal.any([ctx.signal, ac.signal]), route)
+          .then(r => { if (!ac.signal.aborted) void sink.message({ ...r, id }) }, (err: unknown) => {
+            if (ac.signal.aborted || closed) return
+            const e = err instanceof BackendError ? err : unavailable((err as Error).message)
+            void sink.message({ jsonrpc: '2.0', id, error: { code: e.rpcCode, message: e.message, data: { axl: e.reason, service: this.service } } })
+          })
+          .finally(() => { if (inflight.get(key) === ac) inflight.delete(key) })
+      },
+      close: async () => {
+        if (closed) return
+        closed = true
+        for (const ac of inflight.values()) ac.abort(new AbortError('the session closed'))
+        inflight.clear()
+        channel.closeSession(route)
+      }
+    }
   }
 
   async notify (message: JsonRpcRequest, ctx: CallContext): Promise<void> {

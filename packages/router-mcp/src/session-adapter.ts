@@ -1,6 +1,6 @@
 /**
- * An MCP session over a backend that has no two-way session of its own (a shared `McpServer` instance, a
- * stdio child shared by every caller): each request in the session is answered as an envelope request would
+ * An MCP session over a backend that has no two-way session of its own (a stdio child shared by every
+ * caller): each request in the session is answered as an envelope request would
  * be (router dispatch: access rule, concurrency, deadline, size limit). Server-to-client traffic of such a
  * backend does not reach the session (see README: what each backend carries).
  */

@@ -132,16 +132,35 @@ describe('MCP session protocol: server-to-client traffic reaches the SDK Client'
     expect(got).toContain('notifications/initialized')
   })
 
-  it('a shared McpServer instance still serves sessions (requests through the shared connection)', async () => {
+  it('a shared McpServer instance: what it sends for a request goes to that request\'s session; unrelated notifications to every session', async () => {
     const { a, b } = await setup()
     const { make } = twoWayServer()
     await b.services.mcp.register('shared', make())
-    const { client, transport } = await connect(a, b, 'shared')
-    expect(transport.mode).toBe('session')
-    expect(text(await client.callTool({ name: 'bump', arguments: {} }))).toBe('1')
-    // Not carriable from a shared instance: the tool gets -32601 at once and reports it.
-    const r = await within(client.callTool({ name: 'sample', arguments: { prompt: 'x' } }), 5000, 'sample on a shared server')
+    const one = await connect(a, b, 'shared', 'one')
+    const two = await connect(a, b, 'shared', 'two')
+    expect(one.transport.mode).toBe('session')
+    // One instance: the state is shared.
+    expect(text(await one.client.callTool({ name: 'bump', arguments: {} }))).toBe('1')
+    expect(text(await two.client.callTool({ name: 'bump', arguments: {} }))).toBe('2')
+    // Related to a request (SDK relatedRequestId): progress, logging and a sampling request reach the caller only.
+    const p1: number[] = []
+    const p2: number[] = []
+    await Promise.all([
+      one.client.callTool({ name: 'progress', arguments: { steps: 3 } }, undefined, { onprogress: p => { p1.push(p.progress) } }),
+      two.client.callTool({ name: 'progress', arguments: { steps: 2 } }, undefined, { onprogress: p => { p2.push(p.progress) } })
+    ])
+    expect(p1).toEqual([1, 2, 3])
+    expect(p2).toEqual([1, 2])
+    await one.client.callTool({ name: 'log', arguments: { text: 'to one' } })
+    expect(text(await two.client.callTool({ name: 'sample-related', arguments: { prompt: 'two' } }))).toBe('model said: echo(two)')
+    await until(() => one.seen.logs.length === 1, 5000, 'log to one')
+    expect(two.seen.logs).toEqual([])
+    // Unrelated: list_changed reaches both; a server request outside any request cannot be routed: -32601 at once.
+    await one.client.callTool({ name: 'grow', arguments: {} })
+    await until(() => one.seen.listChanged >= 1 && two.seen.listChanged >= 1, 5000, 'list_changed to both')
+    const r = await within(one.client.callTool({ name: 'sample', arguments: { prompt: 'x' } }), 5000, 'unrelated sample')
     expect(JSON.stringify(r)).toMatch(/cannot be carried/)
+    expect(b.services.mcp.list().find(s => s.name === 'shared')?.details).toMatchObject({ sessions: 'shared', refusedServerRequests: 1 })
   })
 })
 
