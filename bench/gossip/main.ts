@@ -21,16 +21,9 @@
  * not node streams; a node there needs the whole session + TCP stack, which testnet() runs for real and not cheaply.
  */
 import { createNode, MemoryNetwork, type AxlNode } from '@axl/core'
-import { gossip, type GossipSub } from '../../packages/pubsub/src/gossip.js'
-import type { PubSubMessage } from '../../packages/pubsub/src/subscription.js'
+import { gossip, type GossipSub, type PubSubMessage } from '@axl/pubsub'
+import { arg } from '../lib/args.js'
 
-function arg (name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  if (i < 0 || i + 1 >= process.argv.length) return def
-  const v = Number(process.argv[i + 1])
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`)
-  return v
-}
 
 const N = arg('nodes', 200)
 const M = arg('messages', 50)

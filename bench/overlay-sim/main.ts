@@ -23,14 +23,8 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { Sim, graphs, prng, bfs, attachForger, forgeAnnounce, forgedSigner, signerBelow } from '@axl/transport-ygg/testing'
 import { keyStr } from '@axl/transport-ygg/overlay'
+import { arg } from '../lib/args.js'
 
-function arg (name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  if (i < 0 || i + 1 >= process.argv.length) return def
-  const v = Number(process.argv[i + 1])
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`)
-  return v
-}
 
 setFlagsFromString('--expose_gc')
 const gc = runInNewContext('gc') as () => void

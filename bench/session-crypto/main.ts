@@ -24,11 +24,8 @@ import {
   newBoxKeys, nonceForCounter, sealParts, setCipherBackend, useSodium, x25519, wasmBackend, decryptInit, encryptInit, SessionManager
 } from '@axl/transport-ygg/session'
 import { VirtualClock } from '@axl/transport-ygg/testing'
+import { arg } from '../lib/args.js'
 
-function arg (name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`)
-  return i >= 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : def
-}
 const MS = arg('ms', 400)
 const results: Record<string, number | string | boolean> = {}
 const ROUNDS = arg('rounds', 3)
