@@ -7,12 +7,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { withDeadline } from '@axl/core'
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js'
-import type { Backend, CallContext, ServiceStatus } from './backend.js'
+import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
+import { StdioSession } from './stdio-session.js'
 import { JsonRpcChannel } from './channel.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import type { JsonRpcId, JsonRpcRequest } from './jsonrpc.js'
 import { LineSplitter } from './lines.js'
+import { track, untrack } from './child-reaper.js'
 
 /** Restart policy of a stdio server. */
 export interface RestartPolicy {
@@ -48,22 +50,19 @@ export interface StdioServerSpec {
   stopTimeoutMs?: number
   /** Longest stdout line accepted; a longer one counts as a crash. Default: the node's maxMessageSize. */
   maxLineBytes?: number
+  /**
+   * One child process per MCP session (spawned when the session opens, initialized by the client itself,
+   * killed when it ends), so sessions are isolated and everything the server sends reaches its client.
+   * Envelope callers still share the supervised process. @default false
+   */
+  perSession?: boolean
+  /** With perSession: session processes alive at once; more sessions are refused as busy. @default 8 */
+  maxSessionProcesses?: number
 }
 
 /** True when `v` looks like a StdioServerSpec. */
 export function isStdioSpec (v: unknown): v is StdioServerSpec {
   return v !== null && typeof v === 'object' && typeof (v as { command?: unknown }).command === 'string'
-}
-
-// Last resort against orphans: children still running when this process exits are killed.
-const liveChildren = new Set<ChildProcess>()
-let exitHookInstalled = false
-function track (child: ChildProcess): void {
-  liveChildren.add(child)
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    process.once('exit', () => { for (const c of liveChildren) { try { c.kill('SIGKILL') } catch { /* gone */ } } })
-  }
 }
 
 const STDERR_TAIL = 4096
@@ -105,9 +104,27 @@ export class StdioBackend implements Backend {
     }
   }
 
+  /** With perSession: the live session processes. */
+  private readonly sessionChildren = new Set<StdioSession>()
+
+  /** A session (only with `perSession`): its own child process; see stdio-session.ts. */
+  get openSession (): ((ctx: SessionContext, sink: SessionSink) => Promise<BackendSession>) | undefined {
+    if (this.spec.perSession !== true) return undefined
+    return async (ctx, sink) => {
+      if (this.stopping || this.status === 'stopped') throw unavailable(`service "${this.service}" is ${this.status}`)
+      const max = this.spec.maxSessionProcesses ?? 8
+      if (this.sessionChildren.size >= max) throw new BackendError(RouterErrorCode.Busy, 'busy', `service "${this.service}" has ${max} session processes running`)
+      const s = await StdioSession.spawn(this.spec, this.service, this.spec.maxLineBytes ?? this.defaultMaxLine, sink)
+      this.sessionChildren.add(s)
+      s.ended.then(() => { this.sessionChildren.delete(s) }, () => { this.sessionChildren.delete(s) })
+      return s
+    }
+  }
+
   info (): Record<string, unknown> {
     return {
       command: this.spec.command,
+      ...(this.spec.perSession === true ? { sessionProcesses: [...this.sessionChildren].map(s => s.pid) } : {}),
       pid: this.current?.child.pid,
       restarts: this.restarts,
       lastExit: this.lastExit,
@@ -172,7 +189,7 @@ export class StdioBackend implements Backend {
     const onEnd = (code: number | null, sig: NodeJS.Signals | null, err?: Error): void => {
       if (done) return
       done = true
-      liveChildren.delete(child)
+      untrack(child)
       const tail = inc.stderrTail.trim()
       const why = err !== undefined ? `could not be started: ${err.message}` : `exited (code ${code}, signal ${sig})`
       this.lastExit = why
@@ -236,6 +253,9 @@ export class StdioBackend implements Backend {
   async stop (): Promise<void> {
     if (this.status === 'stopped') return
     this.stopping = true
+    const sessions = [...this.sessionChildren]
+    this.sessionChildren.clear()
+    await Promise.allSettled(sessions.map(async s => { await s.close() }))
     clearTimeout(this.restartTimer)
     this.setStatus('stopping')
     const inc = this.current

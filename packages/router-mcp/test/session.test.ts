@@ -11,7 +11,8 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { createNode, MemoryNetwork, StreamClosedError, UnsupportedProtocolError, type TransportFactory } from '@axl/core'
 import { encodeMcpRequest, decodeMcpResponse } from '@axl/core/wire'
 import { mcp, RouterErrorCode, SessionRefusedError, MeshClientTransport } from '../src/index.js'
-import { pair, until, type RouterNode } from './helpers.js'
+import { alive, pair, until, type RouterNode } from './helpers.js'
+import { fileURLToPath } from 'node:url'
 import { text, twoWayClient, twoWayServer, within } from './session-fixtures.js'
 
 const stops: Array<() => Promise<void>> = []
@@ -161,6 +162,28 @@ describe('MCP session protocol: server-to-client traffic reaches the SDK Client'
     const r = await within(one.client.callTool({ name: 'sample', arguments: { prompt: 'x' } }), 5000, 'unrelated sample')
     expect(JSON.stringify(r)).toMatch(/cannot be carried/)
     expect(b.services.mcp.list().find(s => s.name === 'shared')?.details).toMatchObject({ sessions: 'shared', refusedServerRequests: 1 })
+  })
+})
+
+describe('MCP session protocol: stdio servers with perSession (one child process per session)', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/two-way-stdio-server.mjs', import.meta.url))
+
+  it('each session gets its own process; progress and sampling travel; the process ends with the session', async () => {
+    const { a, b } = await setup()
+    await b.services.mcp.register('proc', { command: process.execPath, args: [fixture], perSession: true })
+    const one = await connect(a, b, 'proc', 'one')
+    const two = await connect(a, b, 'proc', 'two')
+    const pid1 = Number(text(await one.client.callTool({ name: 'pid', arguments: {} })))
+    const pid2 = Number(text(await two.client.callTool({ name: 'pid', arguments: {} })))
+    expect(pid1).not.toBe(pid2)
+    const progress: number[] = []
+    expect(text(await one.client.callTool({ name: 'progress', arguments: { steps: 3 } }, undefined, { onprogress: p => { progress.push(p.progress) } }))).toBe('done 3')
+    expect(progress).toEqual([1, 2, 3])
+    expect(text(await two.client.callTool({ name: 'sample-related', arguments: { prompt: 'p' } }))).toBe('model said: echo(p)')
+    expect(b.services.mcp.list().find(s => s.name === 'proc')?.details).toMatchObject({ sessionProcesses: expect.arrayContaining([pid1, pid2]) })
+    await one.client.close()
+    await until(() => !alive(pid1), 5000, 'session process gone')
+    expect(alive(pid2)).toBe(true)
   })
 })
 
