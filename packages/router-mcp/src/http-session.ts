@@ -78,7 +78,8 @@ export class HttpSession implements BackendSession {
     try {
       const res = await this.c.fetch(this.c.url, { method: 'POST', headers: this.headers('application/json, text/event-stream'), body: JSON.stringify(m), signal: this.life.signal })
       await res.body?.cancel()
-      if (!res.ok) { this.c.stats.httpErrors++; this.sink.close(`the endpoint refused ${String(m.method ?? 'an answer')} with HTTP ${res.status}`) }
+      if (!res.ok) this.c.stats.httpErrors++
+      if (res.status === 404 && this.sessionId !== undefined) this.sink.close(`the endpoint no longer knows MCP session ${this.sessionId} (HTTP 404)`)
     } catch (err) {
       if (!this.closed) this.sink.close(`cannot reach ${this.c.url.href}: ${describe(err)}`)
     }
@@ -96,6 +97,13 @@ export class HttpSession implements BackendSession {
     try {
       const res = await this.c.fetch(this.c.url, { method: 'POST', headers: this.headers('application/json, text/event-stream'), body: JSON.stringify(m), signal })
       if (!res.ok) this.c.stats.httpErrors++
+      if (res.status === 404 && this.sessionId !== undefined && m.method !== 'initialize') {
+        // The endpoint forgot the session (restart, expiry): this mesh session ends, the client reconnects.
+        await res.body?.cancel()
+        fail(RouterErrorCode.Unavailable, 'unavailable', `the endpoint no longer knows MCP session ${this.sessionId} (HTTP 404)`)
+        this.sink.close(`the endpoint no longer knows MCP session ${this.sessionId} (HTTP 404)`)
+        return
+      }
       if (m.method === 'initialize') this.sessionId = res.headers.get('mcp-session-id') ?? undefined
       if (res.status === 202 || res.status === 204) {
         await res.body?.cancel()

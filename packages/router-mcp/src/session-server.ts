@@ -94,14 +94,24 @@ export class SessionServer {
     const maxFrame = this.node.limits.maxMessageSize
     const reader = new FrameReader(stream, maxFrame)
     let hello
+    let first: Uint8Array | null
     try {
-      const first = await reader.next({ timeoutMs: this.helloTimeoutMs, signal: ctx.signal })
-      if (first === null) { stream.close(); return }
-      hello = parseHello(decodeFrame(first))
+      first = await reader.next({ timeoutMs: this.helloTimeoutMs, signal: ctx.signal })
     } catch (err) {
       this.stats.refused++
-      this.log('MCP session from %s: bad hello: %s', ctx.from, (err as Error).message)
+      this.log('MCP session from %s: no hello: %s', ctx.from, (err as Error).message)
       stream.abort(err as Error)
+      return
+    }
+    if (first === null) { stream.close(); return }
+    try {
+      hello = parseHello(decodeFrame(first))
+    } catch (err) {
+      // Answered (not just reset), so a client of another version learns why and can fall back.
+      this.stats.refused++
+      this.stats.badFrames++
+      const answer: SessionAnswer = { v: SESSION_VERSION, ok: false, code: RouterErrorCode.InvalidRequest, reason: 'bad_hello', message: (err as Error).message }
+      void writeAnswerAndClose(stream, answer, maxFrame).catch(e => { this.log('MCP session refusal to %s not delivered: %s', ctx.from, (e as Error).message) })
       return
     }
     const refuse = (code: number, reason: string, message: string): void => {

@@ -14,7 +14,8 @@ import type { EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js'
 import { pair, until, type RouterNode } from './helpers.js'
-import { text, twoWayClient, twoWayServer } from './session-fixtures.js'
+import { text, twoWayClient, twoWayServer, within } from './session-fixtures.js'
+import { RouterErrorCode } from '../src/index.js'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => { for (const c of cleanups.splice(0)) await c() })
@@ -137,6 +138,21 @@ describe('HTTP backend in MCP sessions (SDK StreamableHTTPServerTransport on loo
     expect(progress).toEqual([1, 2])
     expect(ep.requests.some(r => r.method === 'GET' && r.lastEventId !== undefined)).toBe(true)
     expect(b.services.mcp.list()[0].details).toMatchObject({ resumptions: 1 })
+  })
+
+  it('an endpoint that forgets the MCP session (404) fails the request at once and ends the mesh session', async () => {
+    const ep = await endpoint()
+    const { a, b } = await nodes()
+    await b.services.mcp.register('web', ep.url)
+    const { client } = await connect(a, b, 'f')
+    const closed = new Promise<void>(resolve => { client.onclose = resolve })
+    // notifications/initialized was POSTed once the standalone GET stream opens.
+    await until(() => ep.requests.some(r => r.method === 'GET'), 5000, 'standalone GET stream')
+    ep.transports.clear() // the endpoint restarted: it answers 404 to the old session id
+    const err = await client.callTool({ name: 'bump', arguments: {} }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: RouterErrorCode.Unavailable, message: expect.stringMatching(/no longer knows MCP session/) })
+    await within(closed, 5000, 'transport closed')
+    await until(() => b.services.mcp.sessionStats()?.open === 0, 5000, 'session ended')
   })
 
   it('over envelopes, a server-to-client request gets -32601 at once (no 27 s deadline)', async () => {

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
-import { createNode, MemoryNetwork, StreamClosedError, UnsupportedProtocolError, type TransportFactory } from '@axl/core'
-import { encodeMcpRequest, decodeMcpResponse } from '@axl/core/wire'
+import { createNode, MemoryNetwork, StreamClosedError, UnsupportedProtocolError, type MeshStream, type TransportFactory } from '@axl/core'
+import { encodeMcpRequest, decodeMcpResponse, FrameReader, writeFrame } from '@axl/core/wire'
 import { mcp, RouterErrorCode, SessionRefusedError, MeshClientTransport } from '../src/index.js'
 import { alive, pair, until, type RouterNode } from './helpers.js'
 import { fileURLToPath } from 'node:url'
@@ -288,13 +288,32 @@ describe('MCP session protocol: refusals, limits and failures', () => {
     expect(errors.some(e => e.name === 'StreamClosedError')).toBe(true)
   })
 
-  it('a garbage frame resets the session and is counted', async () => {
+  it('a bad hello is refused with an answer (bad_hello); a garbage frame in an open session resets it and is counted', async () => {
     const { a, b } = await setup()
     const s = await a.dialProtocol(b.peerId, '/axl/mcp/1')
-    s.send(Uint8Array.of(0, 0, 0, 3, 0x7b, 0x7b, 0x7b), true)
-    await within(s.closed(), 5000, 'reset')
-    expect(s.status).toBe('aborted')
-    expect(b.services.mcp.sessionStats()?.refused).toBe(1)
+    s.send(Uint8Array.of(0, 0, 0, 3, 0x7b, 0x7b, 0x7b), true) // "{{{"
+    const reader = new FrameReader(s, 1 << 20)
+    const answer = JSON.parse(new TextDecoder().decode((await reader.next({ timeoutMs: 5000 })) ?? new Uint8Array())) as Record<string, unknown>
+    expect(answer).toMatchObject({ v: 1, ok: false, code: RouterErrorCode.InvalidRequest, reason: 'bad_hello' })
+    expect(await reader.next({ timeoutMs: 5000 })).toBeNull()
+
+    const session = await a.services.mcp.dialSession(b.peerId, 'two-way')
+    const closed = new Promise<Error | undefined>(resolve => { session.onclose = resolve })
+    session.begin()
+    // Bypass the session's encoder: a frame that is not JSON.
+    ;(session as unknown as { stream: MeshStream }).stream.send(Uint8Array.of(0, 0, 0, 2, 0xff, 0xfe), true)
+    expect(await within(closed, 5000, 'reset')).toBeInstanceOf(StreamClosedError)
+    expect(b.services.mcp.sessionStats()).toMatchObject({ refused: 1, badFrames: 2, open: 0 })
+  })
+
+  it('a hello of another version is refused with SessionRefusedError (bad_hello)', async () => {
+    const { a, b } = await setup()
+    const s = await a.dialProtocol(b.peerId, '/axl/mcp/1')
+    const hello = new TextEncoder().encode(JSON.stringify({ v: 2, service: 'two-way' }))
+    await writeFrame(s, hello)
+    const reader = new FrameReader(s, 1 << 20)
+    const answer = JSON.parse(new TextDecoder().decode((await reader.next({ timeoutMs: 5000 })) ?? new Uint8Array())) as Record<string, unknown>
+    expect(answer).toMatchObject({ ok: false, reason: 'bad_hello', message: expect.stringMatching(/version 2/) })
   })
 })
 
