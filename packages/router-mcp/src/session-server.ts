@@ -80,8 +80,9 @@ export class SessionServer {
 
   /** Install the `/axl/mcp/1` protocol handler. */
   start (): void {
-    // Core refuses beyond maxStreams without telling us; the slack lets this class refuse (and count) first.
-    this.unhandle = this.node.handle(MCP_SESSION_PROTOCOL, (stream, ctx) => { void this.accept(stream, ctx) }, { maxStreams: this.maxSessions + 16 })
+    // Core counts a stream until its handler settles, and refuses beyond maxStreams without telling us; the
+    // slack lets this class refuse (and count) first.
+    this.unhandle = this.node.handle(MCP_SESSION_PROTOCOL, async (stream, ctx) => { await this.accept(stream, ctx) }, { maxStreams: this.maxSessions + 16 })
   }
 
   /** Remove the handler and end every session. */
@@ -111,17 +112,17 @@ export class SessionServer {
       this.stats.refused++
       this.stats.badFrames++
       const answer: SessionAnswer = { v: SESSION_VERSION, ok: false, code: RouterErrorCode.InvalidRequest, reason: 'bad_hello', message: (err as Error).message }
-      void writeAnswerAndClose(stream, answer, maxFrame).catch(e => { this.log('MCP session refusal to %s not delivered: %s', ctx.from, (e as Error).message) })
+      await writeAnswerAndClose(stream, answer, maxFrame).catch(e => { this.log('MCP session refusal to %s not delivered: %s', ctx.from, (e as Error).message) })
       return
     }
-    const refuse = (code: number, reason: string, message: string): void => {
+    const refuse = async (code: number, reason: string, message: string): Promise<void> => {
       this.stats.refused++
       const answer: SessionAnswer = { v: SESSION_VERSION, ok: false, code, reason, message }
-      void writeAnswerAndClose(stream, answer, maxFrame).catch(err => { this.log('MCP session refusal to %s not delivered: %s', ctx.from, (err as Error).message) })
+      await writeAnswerAndClose(stream, answer, maxFrame).catch(err => { this.log('MCP session refusal to %s not delivered: %s', ctx.from, (err as Error).message) })
     }
-    if (this.live.size >= this.maxSessions) { refuse(RouterErrorCode.Busy, 'busy', `this node has ${this.maxSessions} MCP sessions open`); return }
+    if (this.live.size >= this.maxSessions) { await refuse(RouterErrorCode.Busy, 'busy', `this node has ${this.maxSessions} MCP sessions open`); return }
     const mine = this.perPeer.get(ctx.from) ?? 0
-    if (mine >= this.maxPerPeer) { refuse(RouterErrorCode.Busy, 'busy', `peer ${ctx.from} has ${this.maxPerPeer} MCP sessions open on this node`); return }
+    if (mine >= this.maxPerPeer) { await refuse(RouterErrorCode.Busy, 'busy', `peer ${ctx.from} has ${this.maxPerPeer} MCP sessions open on this node`); return }
     this.perPeer.set(ctx.from, mine + 1)
     const session = new RunningSession(stream, reader, ctx.from, hello.service, this, maxFrame)
     this.live.add(session)
@@ -142,10 +143,12 @@ export class SessionServer {
   }
 }
 
+/** Send a refusal and close; a client that does not close its side within 5 s gets a reset. */
 async function writeAnswerAndClose (stream: MeshStream, answer: SessionAnswer, maxFrame: number): Promise<void> {
   const q = new FrameQueue(stream, maxFrame, 1, 5000, () => { stream.abort('refusal not delivered') })
   await q.push(answer, false)
-  stream.closeWrite()
+  stream.close()
+  await stream.closed({ timeoutMs: 5000 }).catch(() => { stream.abort('the MCP session was refused') })
 }
 
 interface Tracked { id: unknown, timer: NodeJS.Timeout | undefined }
@@ -366,9 +369,11 @@ class RunningSession {
     void this.queue?.drained().then(() => { this.closeStream() })
   }
 
+  /** Half-close and drop what else arrives; a client that does not close its side within 5 s gets a reset. */
   private closeStream (): void {
     if (this.stream.status !== 'open') return
-    try { this.stream.close() } catch (err) { this.stream.abort(err as Error) }
+    try { this.stream.close() } catch (err) { this.stream.abort(err as Error); return }
+    this.stream.closed({ timeoutMs: 5000 }).catch(() => { this.stream.abort('the MCP session ended') })
   }
 }
 
