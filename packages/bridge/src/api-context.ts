@@ -5,6 +5,7 @@ import { BodyAbortedError, BodyBudgetError, BodyTimeoutError, BodyTooLargeError,
 import type { DropLog } from './http-drops.js'
 import { httpError } from './http-response.js'
 import type { McpSessions } from './mcp-sessions.js'
+import type { StreamableFront } from './mcp-streamable.js'
 import type { RootParent } from './topology-json.js'
 
 /** Settings shared by the handlers. */
@@ -26,6 +27,8 @@ export interface ApiRequest {
   node: AxlNode<Record<string, unknown>>
   settings: ApiSettings
   sessions: McpSessions
+  /** Streamable HTTP sessions of /mcp (clients that accept SSE). */
+  front: StreamableFront
   req: IncomingMessage
   res: ServerResponse
   /** The decoded, cleaned path. */

@@ -1,6 +1,8 @@
 /**
  * /mcp/{peer_id}/{service} (axl-reference §3.4): one JSON-RPC request to a remote MCP service, AXL's
- * statuses and session handling; sessions are bounded, expire, and are bound to the endpoint.
+ * statuses and session handling; sessions are bounded, expire, and are bound to the endpoint. A client that
+ * accepts `text/event-stream` and sends `initialize` gets a Streamable HTTP session instead (mcp-streamable.ts):
+ * SSE, the GET stream, DELETE, notifications and server-to-client requests both ways.
  */
 import { parsePeerId, type PeerId } from '@axl/core'
 import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
@@ -22,6 +24,8 @@ export async function handleMcp (r: ApiRequest): Promise<void> {
   if (peerSeg === '' || service === '') { httpError(res, 400, 'URL must be /mcp/{peer_id}/{service}'); return }
   const endpoint = `${peerSeg.toLowerCase()}/${service}`
   const incomingSid = headerValue(req.headers['mcp-session-id'])
+  const streamable = r.front.owns(incomingSid)
+  if (streamable && req.method !== 'POST') { await toFront(r, peerSeg, service, endpoint, incomingSid, undefined); return }
   if (req.method === 'DELETE') {
     if (incomingSid !== '') r.sessions.delete(incomingSid)
     sendEmpty(res, 202)
@@ -32,6 +36,11 @@ export async function handleMcp (r: ApiRequest): Promise<void> {
   if (body === undefined) return
   const probe = probeJsonRpc(body)
   if (probe === undefined) { httpError(res, 400, 'Invalid JSON-RPC'); return }
+  // A Streamable HTTP client (it accepts SSE) starting a session, or one of the front's sessions: the SDK's transport.
+  if (streamable || (incomingSid === '' && probe.method === 'initialize' && /text\/event-stream/i.test(headerValue(req.headers.accept)))) {
+    await toFront(r, peerSeg, service, endpoint, incomingSid, JSON.parse(dec.decode(probe.compact)) as unknown)
+    return
+  }
   if (probe.method === 'notifications/initialized') { sendEmpty(res, 202); return }
   let sid = ''
   if (probe.method === 'initialize') {
@@ -62,4 +71,11 @@ export async function handleMcp (r: ApiRequest): Promise<void> {
     return
   }
   sendBody(res, 200, env.response ?? 'null', 'application/json', headers)
+}
+
+/** Hands a request to the Streamable HTTP front (a peer id that does not parse is AXL's 502). */
+async function toFront (r: ApiRequest, peerSeg: string, service: string, endpoint: string, sid: string, body: unknown): Promise<void> {
+  let peer: PeerId
+  try { peer = parsePeerId(peerSeg) } catch { httpError(r.res, 502, 'Failed to reach peer: invalid peer ID'); return }
+  await r.front.handle(r.req, r.res, peer, service, endpoint, sid, body)
 }

@@ -19,6 +19,7 @@ import { cleanPath } from './go-path.js'
 import { DropLog, zeroDropStats, type HttpDropStats } from './http-drops.js'
 import { httpError, rawHttpError, redirect } from './http-response.js'
 import { McpSessions, type McpSessionsOptions } from './mcp-sessions.js'
+import { StreamableFront } from './mcp-streamable.js'
 import { requestGuard } from './request-guard.js'
 import type { RootParent } from './topology-json.js'
 
@@ -103,6 +104,8 @@ export interface Bridge {
   readonly port: number
   /** The /mcp session table. */
   readonly sessions: McpSessions
+  /** Streamable HTTP sessions of /mcp (clients that accept SSE): the MCP SDK's transport paired with a mesh MCP session. */
+  readonly front: StreamableFront
   /** Counters. */
   readonly stats: Readonly<BridgeStats>
   /** Stop listening, end in-flight requests and close every connection. Idempotent. Does not stop the node. */
@@ -122,6 +125,11 @@ export async function createBridge (node: AxlNode<any>, opts: BridgeOptions = {}
   const headersTimeoutMs = ms(opts.headersTimeoutMs, 10_000, 'headersTimeoutMs')
   const budget = new ByteBudget(Math.max(opts.maxBodyBytesInFlight ?? 256 * 1024 * 1024, settings.maxBodyBytes))
   const sessions = new McpSessions(opts.mcpSessions)
+  const front = new StreamableFront(node, {
+    ...(opts.mcpSessions?.max !== undefined ? { maxSessions: opts.mcpSessions.max } : {}),
+    ...(opts.mcpSessions?.ttlMs !== undefined ? { ttlMs: opts.mcpSessions.ttlMs } : {}),
+    timeoutMs: settings.requestTimeoutMs
+  })
   const stats: BridgeStats = { requests: 0, recvWaiting: 0, recvReturned: 0, recvLost: 0, ...zeroDropStats() }
   const drops = new DropLog(stats, opts.log)
   const returned: InboundMessage[] = []
@@ -194,7 +202,7 @@ export async function createBridge (node: AxlNode<any>, opts: BridgeOptions = {}
     if (clean !== path) { redirect(res, req.method ?? 'GET', clean + search); return }
     if (path === '/mcp' || path === '/a2a') { redirect(res, req.method ?? 'GET', path + '/' + search); return }
     const r: ApiRequest = {
-      node, settings, sessions, req, res, path, query: new URLSearchParams(search), signal: ac.signal,
+      node, settings, sessions, front, req, res, path, query: new URLSearchParams(search), signal: ac.signal,
       closing: () => closing.signal.aborted, lease, expectContinue, stats, returned, drops
     }
     if (path === '/topology') { handleTopology(r); return }
@@ -256,6 +264,7 @@ export async function createBridge (node: AxlNode<any>, opts: BridgeOptions = {}
       server.closeAllConnections()
       await done
       sessions.clear()
+      await front.close()
     })()
     await closed
   }
@@ -263,7 +272,7 @@ export async function createBridge (node: AxlNode<any>, opts: BridgeOptions = {}
     if (opts.signal.aborted) await close()
     else opts.signal.addEventListener('abort', () => { void close() }, { once: true })
   }
-  return { url: `http://${hostForUrl}:${addr.port}`, host: addr.address, port: addr.port, sessions, stats, close }
+  return { url: `http://${hostForUrl}:${addr.port}`, host: addr.address, port: addr.port, sessions, front, stats, close }
 }
 
 /** A duration option in ms: a finite number ≥ 0 (0: none), else a RangeError naming it. */

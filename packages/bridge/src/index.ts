@@ -3,6 +3,7 @@
 // (pieces of the HTTP API for tools and tests: MCP session table, /topology JSON, the HJSON parser; unstable).
 export { createBridge } from './bridge.js'
 export type { Bridge, BridgeOptions, BridgeStats } from './bridge.js'
+export type { StreamableFront, StreamableFrontOptions, StreamableFrontStats } from './mcp-streamable.js'
 export type { HttpDropStats } from './http-drops.js'
 export { parseConfig, loadConfig, checkLinkUri, DEFAULT_CONFIG, UNSUPPORTED_LINK_MESSAGE } from './config.js'
 export type { NodeConfig, ParseConfigOptions, McpServiceConfig, A2aConfig, A2aSkillConfig } from './config.js'
