@@ -15,11 +15,17 @@ import { readSse, SseTooLargeError } from './sse.js'
 
 /** What an HttpSession needs from its backend. */
 export interface HttpSessionConfig {
+  /** The endpoint. */
   url: URL
+  /** Extra request headers (e.g. Authorization). */
   headers: Record<string, string> | undefined
+  /** The fetch implementation. */
   fetch: typeof fetch
+  /** Largest answer or SSE event accepted, bytes. */
   maxBytes: number
+  /** The service name (X-Service). */
   service: string
+  /** The client's peer id (X-From-Peer-Id). */
   from: PeerId
   /** Counters shared with the backend. */
   stats: { httpErrors: number, resumptions: number, meshSessions: number }
