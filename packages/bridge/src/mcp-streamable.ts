@@ -47,10 +47,15 @@ export interface StreamableFrontStats {
   evicted: number
   /** Events forgotten by the resumption store (its per-session bound). */
   eventsForgotten: number
+  /** Idle sessions closed because the remote node refused a new one as busy (its per-peer session cap). */
+  reclaimed: number
 }
 
 interface FrontSession {
   endpoint: string
+  peer: PeerId
+  /** HTTP requests of this session still open (a POST's SSE stream, the GET stream). */
+  openRequests: number
   http: StreamableHTTPServerTransport
   mesh: MeshClientTransport
   lastUsed: number
@@ -100,7 +105,7 @@ class BoundedEventStore implements EventStore {
 
 /** The Streamable HTTP sessions of one bridge. */
 export class StreamableFront {
-  readonly stats: StreamableFrontStats = { sessions: 0, opened: 0, meshSessions: 0, evicted: 0, eventsForgotten: 0 }
+  readonly stats: StreamableFrontStats = { sessions: 0, opened: 0, meshSessions: 0, evicted: 0, eventsForgotten: 0, reclaimed: 0 }
   private readonly sessions = new Map<string, FrontSession>()
   private readonly client: McpClient
   private readonly maxSessions: number
@@ -135,6 +140,9 @@ export class StreamableFront {
       if (s === undefined) { this.rpcError(res, 502, -32603, `Failed to reach peer: could not open an MCP session to ${service}`); return }
     }
     s.lastUsed = Date.now()
+    const held = s
+    held.openRequests++
+    res.once('close', () => { held.openRequests--; held.lastUsed = Date.now() })
     await s.http.handleRequest(req, res, body)
   }
 
@@ -144,21 +152,39 @@ export class StreamableFront {
     await Promise.all([...this.sessions.values()].map(async s => { await this.closeSession(s) }))
   }
 
+  /**
+   * Opens the mesh session of a new HTTP session. Streamable HTTP clients often just go away without DELETE
+   * (the SDK's `client.close()` sends none), so their sessions linger here until the TTL, each holding an MCP
+   * session on the remote node, whose per-peer cap (16 by default) then refuses new ones as busy. On such a
+   * refusal this closes our least recently used session to that peer that is idle (no request in flight, no
+   * HTTP stream open: its client is gone or between requests; if it comes back it gets 404 and initializes
+   * again, as the spec has it) and dials again, a bounded number of times. With no idle session to give up,
+   * the refusal stands: initialize is answered with it (-32011).
+   */
   private async open (peer: PeerId, service: string, endpoint: string): Promise<FrontSession | undefined> {
     const timeoutMs = this.opts.timeoutMs ?? this.node.limits.requestTimeoutMs
-    const mesh = new MeshClientTransport(this.client, peer, service, { timeoutMs })
-    try {
-      await mesh.start()
-    } catch (err) {
-      log('opening %s on %s failed: %s', service, peer, err instanceof Error ? err.message : String(err))
-      return undefined
+    let mesh: MeshClientTransport
+    for (let attempt = 0; ; attempt++) {
+      mesh = new MeshClientTransport(this.client, peer, service, { timeoutMs })
+      try {
+        await mesh.start()
+      } catch (err) {
+        log('opening %s on %s failed: %s', service, peer, err instanceof Error ? err.message : String(err))
+        return undefined
+      }
+      if (mesh.refused?.reason !== 'busy' || attempt >= 4) break
+      const idle = this.idleSessionTo(peer)
+      if (idle === undefined) break
+      log('%s refused a session as busy (%s); closing the idle session %s', peer, mesh.refused.message, idle.endpoint)
+      this.stats.reclaimed++
+      await Promise.all([this.closeSession(idle), mesh.close()])
     }
     while (this.sessions.size >= this.maxSessions) {
       const oldest = this.sessions.values().next().value!
       this.stats.evicted++
       await this.closeSession(oldest)
     }
-    const s: FrontSession = { endpoint, mesh, lastUsed: Date.now(), inflight: new Map(), closed: false, http: undefined as unknown as StreamableHTTPServerTransport }
+    const s: FrontSession = { endpoint, peer, openRequests: 0, mesh, lastUsed: Date.now(), inflight: new Map(), closed: false, http: undefined as unknown as StreamableHTTPServerTransport }
     s.http = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(this.maxEvents, this.stats),
@@ -217,6 +243,16 @@ export class StreamableFront {
     for (const [id, x] of this.sessions) if (x === s) this.sessions.delete(id)
     this.stats.sessions = this.sessions.size
     await Promise.allSettled([s.mesh.close(), s.http.close()])
+  }
+
+  /** Our least recently used session to `peer` with nothing in flight and no HTTP request open. */
+  private idleSessionTo (peer: PeerId): FrontSession | undefined {
+    let best: FrontSession | undefined
+    for (const s of this.sessions.values()) {
+      if (s.peer !== peer || s.closed || s.openRequests > 0 || s.inflight.size > 0) continue
+      if (best === undefined || s.lastUsed < best.lastUsed) best = s
+    }
+    return best
   }
 
   private sweep (): void {

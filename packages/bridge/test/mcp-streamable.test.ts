@@ -14,8 +14,8 @@ import { twoWayClient, twoWayServer } from '../../router-mcp/test/session-fixtur
 const stops: Array<() => Promise<void>> = []
 afterEach(async () => { for (const s of stops.splice(0).reverse()) await s() })
 
-async function setup (): Promise<{ a: AxlNode, b: AxlNode<{ mcp: McpRouter }>, bridge: Bridge, url: URL }> {
-  const b = await createNode({ transport: ygg({ listen: ['tcp://127.0.0.1:0'] }), services: { mcp: mcp() } })
+async function setup (routerOpts: Parameters<typeof mcp>[0] = {}): Promise<{ a: AxlNode, b: AxlNode<{ mcp: McpRouter }>, bridge: Bridge, url: URL }> {
+  const b = await createNode({ transport: ygg({ listen: ['tcp://127.0.0.1:0'] }), services: { mcp: mcp(routerOpts) } })
   stops.push(async () => { await b.stop() })
   const { make } = twoWayServer()
   await b.services.mcp.register('two-way', { serverPerSession: () => make() })
@@ -87,5 +87,39 @@ describe('Streamable HTTP on /mcp/{peer}/{service}', () => {
     expect(init.headers.get('mcp-session-id')).not.toBeNull()
     const body = await init.json() as { result?: { serverInfo?: { name?: string } } }
     expect(body.result?.serverInfo?.name).toBe('two-way')
+  })
+
+  it('clients that leave without DELETE do not lock the peer out: at the remote\'s per-peer cap, the idle session is closed for the new one', async () => {
+    const { url, bridge } = await setup({ session: { maxSessionsPerPeer: 2 } })
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }
+    // A client that initializes, makes one call and goes away (no DELETE, no GET stream): idle from then on.
+    const initialize = async (): Promise<string> => {
+      const r = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'leaver', version: '1' } } })
+      })
+      const body = await r.text()
+      expect(r.status, body).toBe(200)
+      expect(body).toContain('"serverInfo"')
+      const sid = r.headers.get('mcp-session-id')!
+      const n = await fetch(url, { method: 'POST', headers: { ...headers, 'Mcp-Session-Id': sid, 'Mcp-Protocol-Version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })
+      expect(n.status).toBe(202)
+      return sid
+    }
+    const list = async (sid: string): Promise<number> => {
+      const r = await fetch(url, { method: 'POST', headers: { ...headers, 'Mcp-Session-Id': sid, 'Mcp-Protocol-Version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) })
+      await r.text()
+      return r.status
+    }
+    const first = await initialize()
+    const second = await initialize()
+    expect(await list(second)).toBe(200)
+    expect(bridge.front.stats).toMatchObject({ sessions: 2, meshSessions: 2, reclaimed: 0 })
+    const third = await initialize() // B refuses a third session from A as busy; A gives up its least recently used idle one
+    expect(bridge.front.stats).toMatchObject({ sessions: 2, reclaimed: 1 })
+    expect(await list(first)).toBe(404)
+    expect(await list(second)).toBe(200)
+    expect(await list(third)).toBe(200)
   })
 })

@@ -83,6 +83,9 @@ export class MeshClientTransport implements Transport {
   /** 'session' once start() opened an MCP session, 'envelope' otherwise. */
   get mode (): MeshTransportMode { return this.currentMode }
 
+  /** Why the peer refused the MCP session start() asked for (every request is then answered with it), if it did. */
+  get refused (): SessionRefusedError | undefined { return this.refusal }
+
   /** Called by Client.connect(): opens the MCP session, or falls back to envelopes (see the module comment). */
   async start (): Promise<void> {
     if (this.started) throw new AxlError('ERR_ALREADY_STARTED', 'MeshClientTransport already started; use one transport per Client')
