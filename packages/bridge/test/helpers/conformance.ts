@@ -31,7 +31,7 @@ export function conformanceMissing (): string | undefined {
 export interface Check { id: string, name: string, description: string, status: 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED', errorMessage?: string }
 
 /** A scenario's outcome: passed when it ran and no check failed. */
-export interface ScenarioResult { scenario: string, passed: number, failed: number, warnings: number, failures: string[] }
+export interface ScenarioResult { scenario: string, passed: number, failed: number, warnings: number, failures: string[], warningTexts: string[] }
 
 /**
  * Run every server scenario (`--suite all`: the active ones and the pending json-schema-2020-12 and
@@ -58,7 +58,7 @@ export async function runConformance (url: string, timeoutMs: number, scenarios?
     const dirs = await readdir(out)
     for (const scenario of scenarios ?? listed) {
       const dir = dirs.find(d => d.startsWith(`server-${scenario}-`) && /^\d{4}-/.test(d.slice(`server-${scenario}-`.length)))
-      if (dir === undefined) { results.set(scenario, { scenario, passed: 0, failed: 1, warnings: 0, failures: ['no results written'] }); continue }
+      if (dir === undefined) { results.set(scenario, { scenario, passed: 0, failed: 1, warnings: 0, failures: ['no results written'], warningTexts: [] }); continue }
       const checks = JSON.parse(await readFile(join(out, dir, 'checks.json'), 'utf8')) as Check[]
       const failed = checks.filter(c => c.status === 'FAILURE')
       results.set(scenario, {
@@ -66,7 +66,8 @@ export async function runConformance (url: string, timeoutMs: number, scenarios?
         passed: checks.filter(c => c.status === 'SUCCESS').length,
         failed: failed.length,
         warnings: checks.filter(c => c.status === 'WARNING').length,
-        failures: failed.map(c => `${c.name}: ${c.errorMessage ?? c.description}`)
+        failures: failed.map(c => `${c.name}: ${c.errorMessage ?? c.description}`),
+        warningTexts: checks.filter(c => c.status === 'WARNING').map(c => `${c.name}: ${c.errorMessage ?? c.description}`)
       })
     }
     return { results, output, ms: Date.now() - t0 }
