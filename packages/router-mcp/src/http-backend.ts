@@ -8,6 +8,7 @@
 import { abortReason, type PeerId, type RawJson } from '@axl/core'
 import type { Backend, BackendSession, CallContext, ServiceStatus, SessionContext, SessionSink } from './backend.js'
 import { HttpSession } from './http-session.js'
+import { readCapped } from './http-body.js'
 import { BackendError, unavailable } from './errors.js'
 import { RouterErrorCode } from './error-codes.js'
 import { isJsonRpcResponse, type JsonRpcId, type JsonRpcRequest } from './jsonrpc.js'
@@ -192,28 +193,4 @@ export class HttpBackend implements Backend {
 
 function sameId (a: unknown, b: JsonRpcId): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b)
-}
-
-/** The body as text, refusing more than `max` bytes without buffering them (BackendError too_large). */
-export async function readCapped (res: Response, max: number): Promise<string> {
-  if (res.body === null) return ''
-  const len = Number(res.headers.get('content-length') ?? NaN)
-  if (len > max) {
-    await res.body.cancel()
-    throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', `the endpoint's answer of ${len} bytes exceeds ${max} bytes`)
-  }
-  const reader = res.body.getReader()
-  const parts: Uint8Array[] = []
-  let n = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    n += value.byteLength
-    if (n > max) {
-      await reader.cancel()
-      throw new BackendError(RouterErrorCode.ResponseTooLarge, 'too_large', `the endpoint's answer exceeds ${max} bytes`)
-    }
-    parts.push(value)
-  }
-  return Buffer.concat(parts).toString('utf8')
 }

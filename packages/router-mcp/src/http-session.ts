@@ -9,7 +9,7 @@ import { AbortError, type PeerId } from '@axl/core'
 import type { BackendSession, SessionSink } from './backend.js'
 import { RouterErrorCode } from './error-codes.js'
 import { BackendError } from './errors.js'
-import { readCapped } from './http-backend.js'
+import { readCapped } from './http-body.js'
 import { idKey, isRequest } from './session-protocol.js'
 import { readSse, SseTooLargeError } from './sse.js'
 

@@ -9,7 +9,7 @@ import type { BackendSession, SessionSink } from './backend.js'
 import { unavailable } from './errors.js'
 import { LineSplitter } from './lines.js'
 import { track, untrack } from './child-reaper.js'
-import type { StdioServerSpec } from './stdio-backend.js'
+import type { StdioServerSpec } from './stdio-spec.js'
 
 const STDERR_TAIL = 2048
 
