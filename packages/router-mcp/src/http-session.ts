@@ -33,6 +33,22 @@ export interface HttpSessionConfig {
 
 /** Times a stream that ended early is resumed with Last-Event-ID before the request fails. */
 const MAX_RESUMES = 3
+/** How long requests wait for the standalone GET stream to be answered before going out anyway, ms. */
+const STANDALONE_WAIT_MS = 2000
+
+/** Longest wait a server's `retry:` field can impose before a stream is resumed, ms. */
+const MAX_RETRY_WAIT_MS = 30_000
+
+/** Resolves after `ms`, or rejects with the signal's reason when it fires first. */
+async function abortableDelay (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    if (signal.aborted) { reject(signal.reason); return }
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
 /** Consecutive failures of the standalone GET stream before it is given up. */
 const MAX_GET_FAILURES = 5
 
@@ -47,6 +63,8 @@ export class HttpSession implements BackendSession {
   /** Why the standalone GET stream last failed (for diagnostics). */
   lastGetError: string | undefined
   private closed = false
+  /** Pending while the standalone GET stream is being opened (requests wait for it, bounded). */
+  private standaloneReady: Promise<void> | undefined
 
   constructor (private readonly c: HttpSessionConfig, private readonly sink: SessionSink) {
     c.stats.meshSessions++
@@ -55,8 +73,10 @@ export class HttpSession implements BackendSession {
   send (m: Record<string, unknown>): void {
     if (this.closed) throw new AbortError('the HTTP session is closed')
     if (isRequest(m)) { void this.request(m); return }
+    // As the SDK's own client does: the standalone GET stream is opened once the client is initialized, before
+    // its next request goes out (requests wait for the GET's answer, at most STANDALONE_WAIT_MS).
+    if (m.method === 'notifications/initialized') this.openStandalone()
     void this.post(m).then(() => {
-      if (m.method === 'notifications/initialized') this.openStandalone()
       if (m.method === 'notifications/cancelled') {
         // The server stops working on it; the answer stream it leaves open is ours to drop.
         const id = (m.params as { requestId?: unknown } | undefined)?.requestId
@@ -93,6 +113,7 @@ export class HttpSession implements BackendSession {
 
   /** POST a request and relay its answer stream (resumed if it ends early) until the response. */
   private async request (m: Record<string, unknown>): Promise<void> {
+    if (this.standaloneReady !== undefined) await this.standaloneReady
     const key = idKey(m.id)
     const ac = new AbortController()
     this.requests.set(key, ac)
@@ -122,10 +143,13 @@ export class HttpSession implements BackendSession {
         let r = await this.relay(res.body, m.id, signal, learn)
         for (let i = 0; !r.answered && r.lastEventId !== undefined && i < MAX_RESUMES && !signal.aborted; i++) {
           this.c.stats.resumptions++
+          // Wait as long as the server's `retry:` field asked (SEP-1699), bounded, before resuming.
+          if (r.retryMs !== undefined && r.retryMs > 0) await abortableDelay(Math.min(r.retryMs, MAX_RETRY_WAIT_MS), signal)
           const again = await this.c.fetch(this.c.url, { method: 'GET', headers: this.headers('text/event-stream', r.lastEventId), signal })
           if (!again.ok || again.body === null) { await again.body?.cancel(); break }
           const next = await this.relay(again.body, m.id, signal, learn)
-          r = { answered: next.answered, lastEventId: next.lastEventId ?? r.lastEventId, events: r.events + next.events }
+          const retryMs = next.retryMs ?? r.retryMs
+          r = { answered: next.answered, lastEventId: next.lastEventId ?? r.lastEventId, events: r.events + next.events, ...(retryMs !== undefined ? { retryMs } : {}) }
         }
         if (!r.answered) fail(RouterErrorCode.InternalError, 'no_answer', 'the endpoint closed its event stream without answering')
         return
@@ -160,19 +184,23 @@ export class HttpSession implements BackendSession {
     if (m.method !== 'initialize') return
     const result = response.result as { protocolVersion?: unknown, capabilities?: Record<string, { listChanged?: unknown, subscribe?: unknown } | undefined> } | undefined
     if (typeof result?.protocolVersion === 'string') this.protocolVersion = result.protocolVersion
-    // The standalone GET stream carries only unsolicited messages: opened when the server declares some.
+    // The standalone GET stream carries only unsolicited messages: opened when the server declares some, or when
+    // the client declared requests the server may send it outside any request (sampling, elicitation, roots).
     const caps = result?.capabilities ?? {}
-    this.wantsStandalone = caps.logging !== undefined || Object.values(caps).some(c => c?.listChanged === true || c?.subscribe === true)
+    const clientCaps = ((m.params as { capabilities?: Record<string, unknown> } | undefined)?.capabilities) ?? {}
+    this.wantsStandalone = caps.logging !== undefined || Object.values(caps).some(c => c?.listChanged === true || c?.subscribe === true) ||
+      clientCaps.sampling !== undefined || clientCaps.elicitation !== undefined || clientCaps.roots !== undefined
   }
 
   /** Relay every event of a stream; stops at the response to `id` (if given). */
-  private async relay (body: ReadableStream<Uint8Array>, id: unknown, signal: AbortSignal, onAnswer?: (response: Record<string, unknown>) => void): Promise<{ answered: boolean, lastEventId?: string, events: number }> {
+  private async relay (body: ReadableStream<Uint8Array>, id: unknown, signal: AbortSignal, onAnswer?: (response: Record<string, unknown>) => void): Promise<{ answered: boolean, lastEventId?: string, events: number, retryMs?: number }> {
     let lastEventId: string | undefined
+    let retryMs: number | undefined
     let events = 0
     const onAbort = (): void => { body.cancel().catch(() => { /* the stream already ended */ }) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      for await (const ev of readSse(body, this.c.maxBytes)) {
+      for await (const ev of readSse(body, this.c.maxBytes, ms => { retryMs = ms })) {
         if (ev.id !== undefined) lastEventId = ev.id
         events++
         if (ev.event !== 'message' || ev.data === '') continue // priming events carry only an id
@@ -183,7 +211,7 @@ export class HttpSession implements BackendSession {
         const isAnswer = id !== undefined && o.method === undefined && o.id !== undefined && idKey(o.id) === idKey(id)
         if (isAnswer) onAnswer?.(o)
         await this.sink.message(o) // backpressure: the stream is read no faster than the mesh takes it
-        if (isAnswer) return { answered: true, lastEventId, events }
+        if (isAnswer) return { answered: true, lastEventId, events, ...(retryMs !== undefined ? { retryMs } : {}) }
       }
     } catch (err) {
       if (signal.aborted || err instanceof SseTooLargeError) throw err
@@ -191,19 +219,27 @@ export class HttpSession implements BackendSession {
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
-    return { answered: false, lastEventId, events }
+    return { answered: false, lastEventId, events, ...(retryMs !== undefined ? { retryMs } : {}) }
   }
 
   /** The standalone GET stream (server notifications and requests outside any request); 405 means none. */
   private openStandalone (): void {
     if (this.standalone || this.closed || !this.wantsStandalone) return
     this.standalone = true
+    let ready!: () => void
+    this.standaloneReady = new Promise<void>(resolve => {
+      ready = resolve
+      setTimeout(resolve, STANDALONE_WAIT_MS).unref()
+    }).then(() => { this.standaloneReady = undefined })
     void (async () => {
       let failures = 0
       let lastEventId: string | undefined
       while (!this.closed && failures < MAX_GET_FAILURES) {
         try {
-          const res = await this.c.fetch(this.c.url, { method: 'GET', headers: this.headers('text/event-stream', lastEventId), signal: this.life.signal })
+          let res: Response
+          try {
+            res = await this.c.fetch(this.c.url, { method: 'GET', headers: this.headers('text/event-stream', lastEventId), signal: this.life.signal })
+          } finally { ready() }
           if (res.status === 405 || res.status === 404) { await res.body?.cancel(); return }
           if (!res.ok || res.body === null) { await res.body?.cancel(); failures++ } else {
             const r = await this.relay(res.body, undefined, this.life.signal)

@@ -29,9 +29,9 @@ export class SseTooLargeError extends AxlError {
 /**
  * Read events from an SSE body; throws SseTooLargeError if one event's data exceeds `maxEventBytes`, or if the
  * text buffered for an unfinished event (its data plus the line being read) exceeds 2 × `maxEventBytes` + 4 KiB.
- * At the end of the body an unterminated last event is still delivered.
+ * At the end of the body an unterminated last event is still delivered. `onRetry` receives each `retry:` value.
  */
-export async function * readSse (body: ReadableStream<Uint8Array>, maxEventBytes: number): AsyncGenerator<SseEvent> {
+export async function * readSse (body: ReadableStream<Uint8Array>, maxEventBytes: number, onRetry?: (ms: number) => void): AsyncGenerator<SseEvent> {
   const reader = body.getReader()
   const decoder = new TextDecoder()
   const ready: SseEvent[] = []
@@ -47,6 +47,8 @@ export async function * readSse (body: ReadableStream<Uint8Array>, maxEventBytes
       if (m.id !== undefined) lastId = m.id
       ready.push({ event: m.event ?? 'message', data: m.data, ...(lastId === undefined ? {} : { id: lastId }) })
     },
+    // The server's `retry:` field: how long to wait before reconnecting (the caller decides what to do with it).
+    onRetry (ms: number) { onRetry?.(ms) },
     onError (err: ParseError) {
       // Unknown fields and bad `retry:` values are ignored, as the SSE spec says; only the cap is fatal.
       if (err.type === 'max-buffer-size-exceeded') failure ??= new SseTooLargeError('line', maxEventBytes)
@@ -62,6 +64,7 @@ export async function * readSse (body: ReadableStream<Uint8Array>, maxEventBytes
       if (done) break
     }
   } finally {
-    reader.cancel().catch(() => { /* the body already ended or failed: nothing left to release */ })
+    // The body may already have ended or failed: then there is nothing left to release.
+    reader.cancel().catch((err: unknown) => { void err })
   }
 }

@@ -163,3 +163,27 @@ export async function serveDirect (make: () => Server): Promise<{ url: string, c
     }
   }
 }
+
+/** The outcome of one CLIENT scenario of the suite (its own summary lines, and the failed checks). */
+export interface ClientScenarioResult { scenario: string, passed: boolean, summary: string, output: string }
+
+/**
+ * Run one of the suite's CLIENT scenarios: it starts its scenario server and runs `command <server URL>` with
+ * MCP_CONFORMANCE_SCENARIO set, then judges what it saw. Bounded by `timeoutMs` (SIGKILL after). Run from the
+ * repository root so that `--import tsx` resolves.
+ */
+export async function runClientScenario (scenario: string, command: string, timeoutMs: number): Promise<ClientScenarioResult> {
+  const child = spawn(NODE22, [CONFORMANCE_CLI, 'client', '--command', command, '--scenario', scenario, '--timeout', String(timeoutMs - 5000)], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }
+  })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+  const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    child.once('exit', (code, signal) => { resolve({ code, signal }) })
+  })
+  clearTimeout(timer)
+  const summary = /Passed: \d+\/\d+, \d+ failed, \d+ warnings/.exec(output)?.[0] ?? (exit.signal !== null ? `killed (${exit.signal})` : 'no summary')
+  return { scenario, passed: /OVERALL: PASSED/.test(output) && exit.signal === null, summary, output }
+}
