@@ -15,7 +15,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { BoundedEventStore } from './event-store.js'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js'
 import { defaultLogger } from '@libp2p/logger'
 import type { AxlNode, PeerId } from '@axl/core'
@@ -70,37 +71,6 @@ function requestInfo (m: JSONRPCMessage): { id: RequestId, progressToken?: strin
   if (r.id === undefined || typeof r.method !== 'string') return undefined
   const t = r.params?._meta?.progressToken
   return { id: r.id, ...(typeof t === 'string' || typeof t === 'number' ? { progressToken: t } : {}) }
-}
-
-/** Bounded in-memory event store per session, for `Last-Event-ID` resumption of SSE streams. */
-class BoundedEventStore implements EventStore {
-  private readonly events = new Map<string, { streamId: string, message: JSONRPCMessage }>()
-  constructor (private readonly max: number, private readonly stats: StreamableFrontStats) {}
-
-  async storeEvent (streamId: string, message: JSONRPCMessage): Promise<string> {
-    const id = `${streamId}_${randomUUID()}`
-    this.events.set(id, { streamId, message })
-    while (this.events.size > this.max) {
-      this.events.delete(this.events.keys().next().value!)
-      this.stats.eventsForgotten++
-    }
-    return id
-  }
-
-  async getStreamIdForEventId (eventId: string): Promise<string | undefined> {
-    return this.events.get(eventId)?.streamId
-  }
-
-  async replayEventsAfter (lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
-    const from = this.events.get(lastEventId)
-    if (from === undefined) return ''
-    let after = false
-    for (const [id, e] of this.events) {
-      if (id === lastEventId) { after = true; continue }
-      if (after && e.streamId === from.streamId) await send(id, e.message)
-    }
-    return from.streamId
-  }
 }
 
 /** The Streamable HTTP sessions of one bridge. */
@@ -187,7 +157,7 @@ export class StreamableFront {
     const s: FrontSession = { endpoint, peer, openRequests: 0, mesh, lastUsed: Date.now(), inflight: new Map(), closed: false, http: undefined as unknown as StreamableHTTPServerTransport }
     s.http = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      eventStore: new BoundedEventStore(this.maxEvents, this.stats),
+      eventStore: new BoundedEventStore(this.maxEvents, () => { this.stats.eventsForgotten++ }),
       onsessioninitialized: (id) => {
         this.sessions.set(id, s)
         this.stats.sessions = this.sessions.size

