@@ -258,8 +258,12 @@ const MAX_IWANT_TRIES = 3
 const IWANT_CHUNK = 500
 /** Probes started per heartbeat at most. */
 const PROBES_PER_HEARTBEAT = 4
-/** A peer that failed a probe is not probed again for this long. */
+/** A peer that failed a probe is probed again after 1 s, doubling at each failure up to this long. */
 const PROBE_RETRY_MS = 60_000
+/** First retry of a failed probe. */
+const PROBE_FIRST_RETRY_MS = 1_000
+/** Deadline of one probe (a first contact over the overlay may need a route lookup and a TCP handshake). */
+const PROBE_TIMEOUT_MS = 5_000
 /** Probe candidates remembered at most. */
 const MAX_CANDIDATES = 1024
 /** Consecutive failed sends after which a peer counts as down. */
@@ -310,6 +314,8 @@ class GossipService implements GossipSub {
   /** Rate buckets by topic, inbound and for our publications (bounded: one pair per topic with limits in use). */
   private readonly buckets = new BoundedMap<string, { in: TokenBucket, out: TokenBucket }>(4096, Infinity)
   private readonly known = new Map<PeerId, PeerInfo>()
+  /** Failed probes in a row, by candidate (bounded with the candidates; cleared when a peer answers). */
+  private readonly probeFailures = new Map<PeerId, number>()
   /** Peers to probe: peer → earliest next probe. */
   private readonly candidates = new Map<PeerId, number>()
   private probing = 0
@@ -466,6 +472,7 @@ class GossipService implements GossipSub {
     if (p !== undefined) { p.explicit = true; return }
     this.known.set(id, { explicit: true, failures: 0, downUntil: 0, backoff: new Map() })
     this.candidates.delete(id)
+    this.probeFailures.delete(id)
     for (const t of this.topicsByName.values()) if (t.mesh.size < this.o.Dlo) this.maintain(t)
   }
 
@@ -802,6 +809,7 @@ class GossipService implements GossipSub {
     if (this.known.size >= this.o.maxPeers && !this.evictPeer()) return
     this.known.set(peer, { explicit: false, failures: 0, downUntil: 0, backoff: new Map() })
     this.candidates.delete(peer)
+    this.probeFailures.delete(peer)
   }
 
   /** Forget one discovered peer that is in no mesh; false when every peer is explicit or in a mesh. */
@@ -837,14 +845,21 @@ class GossipService implements GossipSub {
     for (const [peer, at] of this.candidates) {
       if (this.probing >= PROBES_PER_HEARTBEAT) break
       if (at > now) continue
-      this.candidates.set(peer, now + PROBE_RETRY_MS)
+      this.candidates.set(peer, Infinity) // in flight
       this.probing++
-      this.node.dialProtocol(peer, GOSSIP_PROBE_PROTOCOL, { timeoutMs: Math.max(1000, this.o.heartbeatMs * 5) }).then(stream => {
+      this.node.dialProtocol(peer, GOSSIP_PROBE_PROTOCOL, { timeoutMs: Math.max(PROBE_TIMEOUT_MS, this.o.heartbeatMs * 5) }).then(stream => {
         stream.close()
+        this.probeFailures.delete(peer)
         this.learn(peer)
         for (const t of this.topicsByName.values()) if (t.mesh.size < this.o.Dlo) this.maintain(t)
       }, (err: unknown) => {
-        this.log('probe of %s: %s', peer, err instanceof Error ? err.message : String(err))
+        // Retried with backoff (1 s, 2 s, … 60 s): a first contact can fail while the overlay is still forming.
+        const failures = (this.probeFailures.get(peer) ?? 0) + 1
+        if (this.candidates.has(peer)) {
+          this.probeFailures.set(peer, failures)
+          this.candidates.set(peer, Date.now() + Math.min(PROBE_RETRY_MS, PROBE_FIRST_RETRY_MS * 2 ** (failures - 1)))
+        }
+        this.log('probe %d of %s: %s', failures, peer, err instanceof Error ? err.message : String(err))
       }).finally(() => { this.probing-- })
     }
   }
