@@ -7,7 +7,7 @@ import { Role, TaskState, type Message, type SendMessageRequest, type StreamResp
 import { AgentEvent, type AgentExecutor, type ExecutionEventBus, type RequestContext } from '@a2a-js/sdk/server'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { UnsupportedOperationError } from '@a2a-js/sdk/errors'
-import { AbortError, MemoryNetwork, ProtocolRefusedError, createNode, type AxlNode, type TransportFactory } from '@axl/core'
+import { AbortError, MemoryNetwork, ProtocolRefusedError, createNode, withDeadline, type AxlNode, type TransportFactory } from '@axl/core'
 import { ygg } from '@axl/transport-ygg'
 import {
   A2A_STREAM_PROTOCOL, A2aRpcError, A2aStreamLimitError, A2aStreamingUnsupportedError, STREAMING_NOT_SUPPORTED, a2a, callSignal,
@@ -307,17 +307,13 @@ describe('A2A streaming over real ygg() (tcp:// on loopback)', () => {
     const agent = new SteppingAgent()
     const b = await createNode({ transport: ygg({ listen: ['tcp://127.0.0.1:0'] }), services: { a2a: a2a({ name: 'Streamer', executor: agent }) } })
     nodes.push(b)
-    const a = await createNode({ transport: ygg({ peers: b.listenAddresses() }), services: { a2a: a2a() } })
+    const a = await createNode({ transport: ygg({ peers: b.listenAddresses() }), services: { a2a: a2a() }, start: false })
     nodes.push(a)
-    // the first call waits for the link and the tree (bounded by its deadline, retried until then)
-    const end = Date.now() + 20_000
-    let client: Client | undefined
-    while (client === undefined) {
-      try { client = await sdkClient(a, b.peerId) } catch (err) {
-        if (Date.now() > end) throw err
-        await new Promise(resolve => setTimeout(resolve, 100))
-      }
-    }
+    // Wait for A's link to B (the event), then one call: the first contact itself waits for the route.
+    const linked = new Promise<void>(resolve => { a.addEventListener('peer:connect', e => { if (e.detail.peer === b.peerId) resolve() }) })
+    await a.start()
+    await withDeadline(linked, { timeoutMs: 10_000 }, 'A linked to B')
+    const client = await sdkClient(a, b.peerId)
     const t0 = performance.now()
     const events: StreamResponse[] = []
     for await (const e of client.sendMessageStream(sendRequest('go'), { signal: AbortSignal.timeout(WAIT_MS) })) events.push(e)
