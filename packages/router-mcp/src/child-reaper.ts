@@ -12,7 +12,8 @@ export function track (child: ChildProcess): void {
   liveChildren.add(child)
   if (!exitHookInstalled) {
     exitHookInstalled = true
-    process.once('exit', () => { for (const c of liveChildren) { try { c.kill('SIGKILL') } catch { /* already gone */ } } })
+    // ChildProcess.kill() reports an undeliverable signal by its return value (or an 'error' event), not by throwing.
+    process.once('exit', () => { for (const c of liveChildren) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL') })
   }
 }
 
