@@ -205,6 +205,40 @@ describe('MemoryNetwork latency (virtual time)', () => {
     expect(got).toEqual([1, 2])
   })
 
+  it('a latency function sets the delay per pair and direction (sender, receiver)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    const delays = new Map<string, number>()
+    const net = new MemoryNetwork({ latencyMs: (from, to) => delays.get(`${from}>${to}`) ?? 0 })
+    const a = await join(net); const b = await join(net); const c = await join(net)
+    delays.set(`${a.id}>${b.id}`, 10)
+    delays.set(`${b.id}>${a.id}`, 30)
+    delays.set(`${a.id}>${c.id}`, 50)
+    const opened: string[] = []
+    const toB = a.mesh.dial(b.id as never).then(s => { opened.push('b'); return s })
+    const toC = a.mesh.dial(c.id as never).then(s => { opened.push('c'); return s })
+    await vi.advanceTimersByTimeAsync(9)
+    expect(opened).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(opened).toEqual(['b']) // a → b opens after 10 ms, a → c not yet
+    await vi.advanceTimersByTimeAsync(40)
+    expect(opened).toEqual(['b', 'c'])
+    const ab = await toB; const ba = await b.next()
+    const ac = await toC; const ca = await c.next()
+    const got: Array<[string, number]> = []
+    const t0 = Date.now()
+    const collect = (s: MeshStream, name: string): void => { void (async () => { for await (const _ of s) got.push([name, Date.now() - t0]) })() }
+    collect(ba, 'at b'); collect(ab, 'at a'); collect(ca, 'at c'); collect(ac, 'at a from c')
+    ab.send(Uint8Array.from([1]))
+    ba.send(Uint8Array.from([2]))
+    ac.send(Uint8Array.from([3]))
+    await vi.advanceTimersByTimeAsync(50)
+    expect(got).toEqual([['at b', 10], ['at a', 30], ['at c', 50]])
+    // a pair the function gives no positive delay for is delivered on the next microtask, as latencyMs 0
+    ca.send(Uint8Array.from([4]))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(got[3]).toEqual(['at a from c', 50])
+  })
+
   it('an aborted or timed-out dial rejects at once and leaves no timer behind', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
     const net = new MemoryNetwork({ latencyMs: 10_000 })

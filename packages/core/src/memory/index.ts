@@ -1,2 +1,2 @@
 export { MemoryNetwork } from './network.js'
-export type { MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './network.js'
+export type { MemoryLatency, MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './network.js'

@@ -4,10 +4,16 @@ import type { Mesh, MeshChannel, MeshComponents, MeshDialOptions, Topology, Topo
 import type { PeerId } from '../peer-id.js'
 import { createMeshStream, type MeshStream, type StreamController } from '../stream.js'
 
+/**
+ * A one-way delay in ms: the same for every pair of nodes, or a function of the sender and the receiver (called
+ * for every stream opening and chunk; e.g. hops between the two on a simulated overlay × a per-hop delay).
+ */
+export type MemoryLatency = number | ((from: PeerId, to: PeerId) => number)
+
 /** Options of an in-memory network. */
 export interface MemoryNetworkOptions {
-  /** One-way delay of every chunk and of stream opening, in ms. Default 0 (next microtask). */
-  latencyMs?: number
+  /** One-way delay of every chunk and of stream opening, in ms, or per pair (see MemoryLatency). Default 0 (next microtask). */
+  latencyMs?: MemoryLatency
   /** Largest message the network carries; nodes on it refuse bigger ones. Default: no network limit. */
   maxMessageSize?: number
   /** Bytes a stream direction may have in flight before send() returns false. Default 1 MiB. */
@@ -44,7 +50,7 @@ type Item = Uint8Array | typeof END | { reset: string }
 export class MemoryNetwork {
   /** Counters. */
   readonly stats: MemoryNetworkStats = { streams: 0, failedDials: 0, severed: 0 }
-  private latency: number
+  private latency: MemoryLatency
   private readonly window: number
   private readonly maxMessageSize: number | undefined
   private readonly meshes = new Map<PeerId, MemoryMesh>()
@@ -65,8 +71,8 @@ export class MemoryNetwork {
   /** Peer ids of the nodes on this network (started and not stopped). */
   get peers (): PeerId[] { return [...this.meshes.keys()] }
 
-  /** Change the one-way latency (ms) for chunks sent from now on. */
-  setLatency (ms: number): void { this.latency = ms }
+  /** Change the one-way latency (ms, or per pair) for chunks sent from now on. */
+  setLatency (ms: MemoryLatency): void { this.latency = ms }
 
   /** Cut `a` off from `b` (or from everyone else when `b` is omitted); open streams across the cut are reset. */
   partition (a: NodeRef[], b?: NodeRef[]): void {
@@ -114,9 +120,10 @@ export class MemoryNetwork {
 
   /** @internal */
   async open (from: MemoryMesh, to: PeerId, opts: MeshDialOptions): Promise<MeshStream> {
-    if (this.latency > 0) {
+    const latency = this.delay(from.id, to)
+    if (latency > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined
-      const delay = new Promise(resolve => { timer = setTimeout(resolve, this.latency) })
+      const delay = new Promise(resolve => { timer = setTimeout(resolve, latency) })
       await withDeadline(delay, opts, `dialling ${to}`, () => { clearTimeout(timer) })
     } else if (opts.signal?.aborted === true) {
       await withDeadline(Promise.resolve(), opts, `dialling ${to}`)
@@ -128,8 +135,8 @@ export class MemoryNetwork {
       throw new UnreachableError(to, why)
     }
     this.stats.streams++
-    const ab = new Pipe(this)
-    const ba = new Pipe(this)
+    const ab = new Pipe(this, from.id, to)
+    const ba = new Pipe(this, to, from.id)
     const l = createMeshStream({ remotePeer: to, direction: 'outbound', sink: ab, readableHighWaterMark: this.window, onConsumed: n => { ba.consumed(n) } })
     const r = createMeshStream({ remotePeer: from.id, direction: 'inbound', sink: ba, readableHighWaterMark: this.window, onConsumed: n => { ab.consumed(n) } })
     const local = l.stream
@@ -143,8 +150,11 @@ export class MemoryNetwork {
     return local
   }
 
-  /** @internal */
-  get delay (): number { return this.latency }
+  /** @internal The one-way delay from `from` to `to` now (ms, ≥ 0). */
+  delay (from: PeerId, to: PeerId): number {
+    const ms = typeof this.latency === 'number' ? this.latency : this.latency(from, to)
+    return ms > 0 ? ms : 0
+  }
   /** @internal */
   get windowBytes (): number { return this.window }
   /** @internal */
@@ -168,7 +178,7 @@ class Pipe {
   private scheduled = false
   private dead = false
 
-  constructor (private readonly net: MemoryNetwork) {}
+  constructor (private readonly net: MemoryNetwork, private readonly from: PeerId, private readonly to: PeerId) {}
 
   connect (writer: StreamController, reader: StreamController): void { this.writer = writer; this.reader = reader }
 
@@ -213,7 +223,7 @@ class Pipe {
    * later arrives later), and due times never decrease (so lowering the latency cannot reorder a stream).
    */
   private enqueue (item: Item): void {
-    const delay = this.net.delay
+    const delay = this.net.delay(this.from, this.to)
     const now = delay > 0 ? Date.now() : 0
     const last = this.due.length > 0 ? this.due[this.due.length - 1] : 0
     this.queue.push(item)
