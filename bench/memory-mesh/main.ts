@@ -4,7 +4,7 @@
  * async call chain doing the same hand-off (the ceiling). Last line: one JSON object.
  */
 import { createNode, MemoryNetwork } from '@axl/core'
-import { encodeMcpRequest } from '@axl/core/wire'
+import { encodeMcpRequest, encodeMcpResponse } from '@axl/router-mcp'
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
@@ -71,7 +71,7 @@ async function roundTrips (total: number): Promise<number[]> {
   const net = new MemoryNetwork()
   const a = await createNode({ transport: net.transport() })
   const b = await createNode({ transport: net.transport() })
-  b.handle('mcp', async req => ({ response: req.request }))
+  b.handle('mcp', async req => encodeMcpResponse(req.service, req.request))
   const frame = encodeMcpRequest('echo', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { text: 'x'.repeat(100) } })
   const samples: number[] = []
   for (let i = 0; i < total; i++) {

@@ -7,7 +7,7 @@
  *    The sender side is the public node.dial() → MeshStream. This is the transport's ceiling.
  */
 import { createNode, generateIdentity, type AxlNode, type Identity, type MeshComponents, type MeshStream, type PeerId } from '@axl/core'
-import { encodeMcpRequest } from '@axl/core/wire'
+import { encodeMcpRequest, encodeMcpResponse } from '@axl/router-mcp'
 import { ygg, type YggMesh } from '@axl/transport-ygg'
 import { performance } from 'node:perf_hooks'
 import { sleep, timeRoundTrips } from './util.js'
@@ -122,7 +122,7 @@ export const axlHandlers = {
       return m
     }
     const node = await createNode({ transport, ...(identity !== undefined ? { identity } : {}) })
-    node.handle('mcp', async req => ({ response: req.request }))
+    node.handle('mcp', async req => encodeMcpResponse(req.service, req.request))
     entry = { node, mesh: mesh!, rawFrom, echoFrom, received: 0, rawDone: 0 }
     const e = entry
     void (async () => {

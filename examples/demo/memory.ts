@@ -4,7 +4,7 @@
  * `pnpm demo` (main.ts) runs the same ideas over the real overlay, in separate processes.
  */
 import { createNode, MemoryNetwork, RefusedError, UnreachableError, type AxlNode } from '@axl/core'
-import { encodeMcpRequest, decodeMcpResponse } from '@axl/core/wire'
+import { encodeMcpRequest, encodeMcpResponse, decodeMcpResponse } from '@axl/router-mcp'
 
 const te = new TextEncoder()
 const td = new TextDecoder()
@@ -31,7 +31,7 @@ async function main (): Promise<void> {
     say('carol', `request for service "${req.service}" from ${names.get(ctx.from)}: ${req.request}`)
     const call = JSON.parse(req.request ?? 'null') as { id: number, params?: { city?: string } }
     const result = { content: [{ type: 'text', text: `Sunny in ${call.params?.city ?? 'nowhere'}, 21 °C` }] }
-    return { response: JSON.stringify({ jsonrpc: '2.0', id: call.id, result }) }
+    return encodeMcpResponse(req.service, JSON.stringify({ jsonrpc: '2.0', id: call.id, result }))
   })
   const t0 = performance.now()
   const reply = await alice.request(carol.peerId, encodeMcpRequest('weather', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { city: 'Lisbon' } }))

@@ -5,7 +5,9 @@
  * that is not JSON is reported at once as an error (AXL stays silent and the caller waits 30 s).
  */
 import http from 'node:http'
-import { type A2aHandler, type AxlNode, type EnvelopeReply } from '@axl/core'
+import { type A2aHandler, type AxlNode } from '@axl/core'
+import { encodeA2aResponse } from '@axl/router-a2a'
+import type { EnvelopeReply } from '@axl/router-mcp'
 import { compactJson } from '@axl/core/wire'
 import { HttpCallError, httpCall } from './http-client.js'
 
@@ -27,7 +29,7 @@ export function a2aForwarder (opts: A2aForwardOptions): { handler: A2aHandler, c
   const timeoutMs = opts.timeoutMs ?? 27_000
   const maxBytes = opts.maxBytes ?? 16 * 1024 * 1024
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
-  const handler: A2aHandler = async (req, ctx): Promise<EnvelopeReply> => {
+  const answer = async (req: Parameters<A2aHandler>[0], ctx: Parameters<A2aHandler>[1]): Promise<EnvelopeReply> => {
     const what = req.agentCard ? 'agent card' : 'a2a response'
     let res
     try {
@@ -52,6 +54,10 @@ export function a2aForwarder (opts: A2aForwardOptions): { handler: A2aHandler, c
       const snippet = res.body.subarray(0, 200).toString('utf8').trim()
       return { response: null, error: `a2a server answered HTTP ${res.status} (${res.contentType === '' ? 'no content type' : res.contentType}) with a body that is not JSON: ${snippet === '' ? '(empty)' : snippet}` }
     }
+  }
+  const handler: A2aHandler = async (req, ctx) => {
+    const r = await answer(req, ctx)
+    return encodeA2aResponse(r.response, r.error)
   }
   return { handler, close: () => { agent.destroy() } }
 }

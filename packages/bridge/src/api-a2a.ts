@@ -5,7 +5,8 @@
  * `GET /a2a/{peer_id}/.well-known/agent-card.json` is the card too (where the A2A SDK looks for it).
  */
 import { parsePeerId, type PeerId } from '@axl/core'
-import { compactJson, decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
+import { compactJson } from '@axl/core/wire'
+import { decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/router-a2a'
 import { bridgeA2aUrl, rewriteCardUrls } from './a2a-card-url.js'
 import { relayA2aStream, streamRequestOf } from './a2a-stream-relay.js'
 import { bodyOrReply, type ApiRequest } from './api-context.js'

@@ -5,7 +5,7 @@
  * SSE, the GET stream, DELETE, notifications and server-to-client requests both ways.
  */
 import { parsePeerId, type PeerId } from '@axl/core'
-import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
+import { decodeMcpResponse, encodeMcpRequest } from '@axl/router-mcp'
 import { bodyOrReply, type ApiRequest } from './api-context.js'
 import { headerValue } from './api-send.js'
 import { goJsonString, httpError, sendBody, sendEmpty } from './http-response.js'

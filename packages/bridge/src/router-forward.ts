@@ -4,8 +4,9 @@
  * answered at once (no 30 s silence when the router gives neither), and `from_peer_id` is the full key.
  */
 import http from 'node:http'
-import { MalformedEnvelopeError, type AxlNode, type EnvelopeReply, type McpHandler, type PeerId } from '@axl/core'
-import { compactJson, decodeMcpResponse } from '@axl/core/wire'
+import { MalformedEnvelopeError, type AxlNode, type McpHandler, type PeerId } from '@axl/core'
+import { compactJson } from '@axl/core/wire'
+import { decodeMcpResponse, encodeMcpResponse, type EnvelopeReply } from '@axl/router-mcp'
 import type { McpPort } from '@axl/router-mcp'
 import { goJsonString } from './http-response.js'
 import { HttpCallError, httpCall } from './http-client.js'
@@ -87,7 +88,10 @@ export function routerForwarder (opts: RouterForwardOptions): RouterForwarder {
   }
 
   return {
-    handler: async (req, ctx) => await forward(req.service, req.request, ctx.from, ctx.signal),
+    handler: async (req, ctx) => {
+      const r = await forward(req.service, req.request, ctx.from, ctx.signal)
+      return encodeMcpResponse(req.service, r.response, r.error)
+    },
     port: {
       services: () => {
         if (Date.now() - refreshedAt > 10_000) void refresh()

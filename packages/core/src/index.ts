@@ -7,7 +7,8 @@ import './polyfill.js'
  */
 // Node, mesh, streams
 export { createNode } from './node.js'
-export type { AxlNode, CreateNodeOptions, NodeComponents, ServiceFactory, SendOptions, NodeStats, MessageMatcher, MessageHandler, NodeEvents, RequestContext, EnvelopeReply, McpRequest, A2aRequest, McpHandler, A2aHandler } from './node.js'
+export type { AxlNode, CreateNodeOptions, NodeComponents, ServiceFactory, SendOptions, NodeStats, NodeEvents } from './node.js'
+export type { MessageMatcher, MessageHandler, RequestContext, McpRequest, A2aRequest, McpHandler, A2aHandler, EnvelopeOptions } from './registry.js'
 export type { Mesh, MeshChannel, MeshDialOptions, MeshEvent, MeshComponents, TransportFactory, Topology, TopologyPeer, TreeEntry } from './mesh.js'
 export { MAX_PROTOCOL_NAME_BYTES } from './protocols.js'
 export type { ProtocolHandler, ProtocolOptions, ProtocolContext } from './protocols.js'
@@ -35,6 +36,6 @@ export {
   verify, publicKeyObject, SEED_LENGTH, SIGNATURE_LENGTH, PUBLIC_KEY_CACHE_SIZE
 } from './identity.js'
 export type { Identity, SaveIdentityOptions } from './identity.js'
-// Envelope shapes a handler sees (the codecs are in @axl/core/wire)
+// AXL's envelopes as a handler sees them (the MCP / A2A codecs are in @axl/router-mcp / @axl/router-a2a)
 export { DEFAULT_MAX_MESSAGE_SIZE } from './framing.js'
-export type { RawJson, McpRequestEnvelope, A2aRequestEnvelope, McpResponseEnvelope, A2aResponseEnvelope } from './envelope.js'
+export type { RawJson, EnvelopeKind } from './envelope.js'

@@ -2,7 +2,7 @@ import './polyfill.js'
 import { setMaxListeners } from 'node:events'
 import { AxlError, FrameTooLargeError, MalformedEnvelopeError, MessageTooLargeError, NotStartedError, ProtocolError, RefusedError, StreamClosedError, TimeoutError, UnreachableError, UnsupportedProtocolError } from './errors.js'
 import { abortReason, MAX_TIMER_MS, Sweeper, withDeadline, type SweepEntry, type WaitOptions } from './deadline.js'
-import { classifyFrame, encodeA2aResponse, encodeMcpResponse, type RawJson } from './envelope.js'
+import { classifyFrame, encodeEnvelopeError } from './envelope.js'
 import { FrameReader, writeFrame } from './frame-io.js'
 import { generateIdentity, type Identity } from './identity.js'
 import { InboxJournal, type InboxJournalOptions, type JournalStats } from './journal.js'
@@ -11,34 +11,9 @@ import { resolveLimits, type Limits } from './limits.js'
 import type { Mesh, MeshEvent, Topology, TransportFactory } from './mesh.js'
 import { defaultLogger, type ComponentLogger, type Logger } from '@libp2p/logger'
 import { answerNegotiation, checkProtocolName, negotiateOutbound, ProtocolStatus, readProtocolName, type ProtocolHandler, type ProtocolOptions } from './protocols.js'
+import { checkAccess, ProtocolRegistry, type A2aHandler, type ProtocolEntry, type EnvelopeOptions, type McpHandler, type MessageHandler, type MessageMatcher, type RequestContext } from './registry.js'
 import { parsePeerId, type PeerId } from './peer-id.js'
 import type { MeshStream } from './stream.js'
-
-/** What an inbound request handler learns about the call. */
-export interface RequestContext {
-  /** The caller's full, authenticated peer id. */
-  from: PeerId
-  /** Fires when the node stops or the request's deadline passes. */
-  signal: AbortSignal
-}
-
-/** The answer of an envelope handler: a JSON response, or an error text (AXL's envelope `error`). */
-export interface EnvelopeReply {
-  /** The JSON text of the response, or null. */
-  response: RawJson | null
-  /** An error text; when set the caller sees an error. */
-  error?: string
-}
-
-/** An inbound MCP envelope `{"service","request"}`. */
-export interface McpRequest { service: string, request: RawJson | null }
-/** An inbound A2A envelope `{"a2a":true,"agent_card"?,"request"}`. */
-export interface A2aRequest { agentCard: boolean, request: RawJson | null }
-
-/** Handles inbound MCP envelopes (router-mcp registers one). */
-export type McpHandler = (req: McpRequest, ctx: RequestContext) => Promise<EnvelopeReply>
-/** Handles inbound A2A envelopes (router-a2a registers one). */
-export type A2aHandler = (req: A2aRequest, ctx: RequestContext) => Promise<EnvelopeReply>
 
 /** What a service factory receives: the node's parts, the js-libp2p "components" pattern. */
 export interface NodeComponents {
@@ -79,11 +54,6 @@ export interface CreateNodeOptions<S extends Record<string, unknown>> {
 
 /** Options of send(). */
 export interface SendOptions extends WaitOptions {}
-
-/** Decides whether a raw inbound message is claimed by a handler (see `handleMessages`); keep it cheap and synchronous. */
-export type MessageMatcher = (data: Uint8Array) => boolean
-/** Receives a claimed raw inbound message (see `handleMessages`); it owns `msg.data`. */
-export type MessageHandler = (msg: InboundMessage) => void
 
 /** Node counters. */
 export interface NodeStats {
@@ -173,12 +143,13 @@ export interface AxlNode<S extends Record<string, unknown> = Record<string, unkn
    */
   request: (peer: PeerId | string, frame: Uint8Array, opts?: WaitOptions) => Promise<Uint8Array>
   /**
-   * Register a handler, replacing any previous one for the same name; returns an unregister function.
-   * `'mcp'` / `'a2a'`: inbound MCP or A2A envelopes on AXL streams (what Go AXL peers send).
-   * `'/name/version'`: your own protocol; each inbound stream that negotiates it is handed to `handler`
-   * (see `dialProtocol`), after `options.allow` admitted the caller.
+   * Register a handler in the node's protocol registry, replacing any previous one for the same name; returns an
+   * unregister function. `'mcp'` / `'a2a'`: inbound MCP or A2A request envelopes of AXL's default protocol (what
+   * Go AXL peers send; the handler answers with the reply frame, built with the router package's codec).
+   * `'/name/version'`: your own protocol; each inbound stream that negotiates it is handed to `handler` (see
+   * `dialProtocol`). Either way `options.allow` admits or refuses each caller first.
    */
-  handle: ((kind: 'mcp', handler: McpHandler) => () => void) & ((kind: 'a2a', handler: A2aHandler) => () => void) &
+  handle: ((kind: 'mcp', handler: McpHandler, options?: EnvelopeOptions) => () => void) & ((kind: 'a2a', handler: A2aHandler, options?: EnvelopeOptions) => () => void) &
   ((protocol: `/${string}`, handler: ProtocolHandler, options?: ProtocolOptions) => () => void)
   /**
    * Open a stream of your own protocol to a peer: negotiated on the mesh's protocol channel, then yours to
@@ -238,6 +209,9 @@ interface Pooled { stream: MeshStream, reader: FrameReader, entry: SweepEntry }
 /** One deadline for a whole operation: the caller's signal, the node stopping, and timeoutMs. */
 interface Scope { signal: AbortSignal, done: () => void }
 
+/** AXL's default protocol recognises both of Go AXL's envelope kinds, served or not (an unserved one is answered at once). */
+const ENVELOPE_KINDS = { mcp: true, a2a: true } as const
+
 /** Create and start a node. */
 export async function createNode<S extends Record<string, unknown> = Record<string, never>> (opts: CreateNodeOptions<S>): Promise<AxlNode<S>> {
   const node = new Node<S>(opts)
@@ -278,13 +252,9 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
   private readonly requestControllers = new Set<AbortController>()
   /** Default deadlines (requests, idle and read timeouts) on one coarse timer. */
   private readonly sweeper: Sweeper
-  private mcpHandler: McpHandler | undefined
-  private a2aHandler: A2aHandler | undefined
-  /** Custom protocols by name. */
-  private readonly protocolHandlers = new Map<string, { handler: ProtocolHandler, options: ProtocolOptions, active: number }>()
+  /** Envelope handlers, negotiated protocols and raw-message claims. */
+  private readonly registry = new ProtocolRegistry()
   private activeRequests = 0
-  /** handleMessages() claims, in registration order (replaced, never mutated, so dispatch can iterate safely). */
-  private claims: ReadonlyArray<{ match: MessageMatcher, handler: MessageHandler }> = []
   private readonly outbound = new Map<PeerId, { active: number, waiters: Array<() => void> }>()
   /** Idle request streams by peer (see POOL_IDLE_MS). */
   private readonly pool = new Map<PeerId, Pooled[]>()
@@ -387,53 +357,21 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     this.emit('inbox:recovered', { messages: recovery.pending.length, corruptBytes: recovery.corruptBytes, ...(recovery.corruptReason !== undefined ? { corruptReason: recovery.corruptReason } : {}) })
   }
 
-  handle (kind: string, handler: McpHandler | A2aHandler | ProtocolHandler, options: ProtocolOptions = {}): () => void {
-    if (typeof kind === 'string' && kind.startsWith('/')) {
-      checkProtocolName(kind)
-      if (typeof handler !== 'function') throw new AxlError('ERR_INVALID_ARGUMENT', 'a protocol handler must be a function (stream, ctx) => ...')
-      const maxStreams = options.maxStreams ?? 64
-      if (!Number.isInteger(maxStreams) || maxStreams < 1) throw new AxlError('ERR_INVALID_ARGUMENT', `maxStreams must be a positive integer, got ${String(options.maxStreams)}`)
-      const entry = { handler: handler as ProtocolHandler, options: { ...options, maxStreams }, active: 0 }
-      this.protocolHandlers.set(kind, entry)
-      return () => { if (this.protocolHandlers.get(kind) === entry) this.protocolHandlers.delete(kind) }
-    }
-    if (kind === 'mcp') {
-      this.mcpHandler = handler as McpHandler
-      return () => { if (this.mcpHandler === handler) this.mcpHandler = undefined }
-    }
-    if (kind === 'a2a') {
-      this.a2aHandler = handler as A2aHandler
-      return () => { if (this.a2aHandler === handler) this.a2aHandler = undefined }
-    }
-    throw new AxlError('ERR_INVALID_ARGUMENT', `unknown handler kind "${String(kind)}": expected 'mcp', 'a2a' or a protocol name starting with '/'`)
+  handle (kind: string, handler: McpHandler | A2aHandler | ProtocolHandler, options: ProtocolOptions | EnvelopeOptions = {}): () => void {
+    return this.registry.register(kind, handler, options)
   }
 
-  protocols (): string[] { return [...this.protocolHandlers.keys()] }
+  protocols (): string[] { return this.registry.protocolNames() }
 
   handleMessages (match: MessageMatcher, handler: MessageHandler): () => void {
-    if (typeof match !== 'function' || typeof handler !== 'function') throw new AxlError('ERR_INVALID_ARGUMENT', 'handleMessages(match, handler) takes two functions')
-    const claim = { match, handler }
-    this.claims = [...this.claims, claim]
-    return () => { this.claims = this.claims.filter(c => c !== claim) }
+    return this.registry.addClaim(match, handler)
   }
 
   /** Hand a raw message to the first handleMessages() claim that matches it; false when none does. */
   private claim (from: PeerId, data: Uint8Array): boolean {
-    for (const c of this.claims) {
-      let hit: boolean
-      try { hit = c.match(data) } catch (err) {
-        this.log.error('a handleMessages matcher threw; message from %s dropped: %s', from, err)
-        return true
-      }
-      if (!hit) continue
-      this.stats.messagesClaimed++
-      const owned = data.buffer.byteLength - data.byteLength <= 64 ? data : data.slice()
-      try { c.handler({ from, data: owned, receivedAt: Date.now() }) } catch (err) {
-        this.log.error('a handleMessages handler threw on a message from %s: %s', from, err)
-      }
-      return true
-    }
-    return false
+    const r = this.registry.claim(from, data, this.log)
+    if (r === 'claimed') this.stats.messagesClaimed++
+    return r !== 'none'
   }
 
   async dialProtocol (peer: PeerId | string, protocol: string, opts: WaitOptions = {}): Promise<MeshStream> {
@@ -768,19 +706,16 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       return
     }
     const from = stream.remotePeer
-    let entry: { handler: ProtocolHandler, options: ProtocolOptions, active: number } | undefined
+    let entry: ProtocolEntry | undefined
     let protocol: string | null = null
     try {
       protocol = await readProtocolName(stream, { timeoutMs: this.limits.readTimeoutMs, signal: this.stopController.signal })
       if (protocol === null) { stream.abort('malformed protocol negotiation'); return }
-      entry = this.protocolHandlers.get(protocol)
+      entry = this.registry.protocol(protocol)
       if (entry === undefined) { answerNegotiation(stream, ProtocolStatus.unknown, `no handler for ${protocol}`); return }
-      const verdict = entry.options.allow === undefined ? true : await entry.options.allow(from, protocol)
-      if (verdict !== true) {
-        answerNegotiation(stream, ProtocolStatus.refused, typeof verdict === 'string' && verdict !== '' ? verdict : 'access denied')
-        return
-      }
-      if (entry.active >= (entry.options.maxStreams ?? 64)) { answerNegotiation(stream, ProtocolStatus.busy, `too many ${protocol} streams`); return }
+      const denied = await checkAccess(entry.options.allow, from, protocol)
+      if (denied !== undefined) { answerNegotiation(stream, ProtocolStatus.refused, denied); return }
+      if (entry.active >= entry.options.maxStreams) { answerNegotiation(stream, ProtocolStatus.busy, `too many ${protocol} streams`); return }
       answerNegotiation(stream, ProtocolStatus.accepted)
     } catch (err) {
       stream.abort(err instanceof Error ? err : String(err))
@@ -944,25 +879,25 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     }
   }
 
-  /** Route one inbound frame: MCP → mcp handler, A2A → a2a handler, anything else → inbox. Returns the reply. */
+  /**
+   * Route one inbound frame of AXL's default protocol by Go AXL's dispatch rule: an MCP / A2A request envelope to
+   * the handler registered for its kind, anything else to a handleMessages() claim or the inbox. Returns the reply.
+   */
   private async dispatch (from: PeerId, frame: Uint8Array): Promise<Uint8Array | undefined> {
-    const kind = classifyFrame(frame, { mcp: true, a2a: true })
-    if (kind.kind === 'raw') return this.claims.length > 0 && this.claim(from, frame) ? undefined : await this.queue(from, frame)
-    const handler = kind.kind === 'mcp' ? this.mcpHandler : this.a2aHandler
-    const encode = (r: EnvelopeReply, extra?: RefusalBody): Uint8Array => kind.kind === 'mcp'
-      ? withExtra(encodeMcpResponse(kind.service, r.response, r.error), extra)
-      : withExtra(encodeA2aResponse(r.response, r.error), extra)
-    if (handler === undefined) {
+    const req = classifyFrame(frame, ENVELOPE_KINDS)
+    if (req.kind === 'raw') return this.registry.hasClaims && this.claim(from, frame) ? undefined : await this.queue(from, frame)
+    const entry = this.registry.envelope(req.kind)
+    const what = req.kind === 'mcp' ? 'MCP' : 'A2A'
+    if (entry === undefined) {
       // AXL queues envelopes of a disabled stream for /recv and sends nothing back, so a caller waits 30 s.
       // We queue it too (so /send of such JSON still arrives) and answer at once with an error envelope.
       const queued = await this.queue(from, frame)
-      const what = kind.kind === 'mcp' ? 'MCP' : 'A2A'
       const error = `no ${what} service on this node (the frame was delivered to its inbox as a raw message)`
-      return encode({ response: null, error }, queued === undefined ? { axl_refused: { code: 'unhandled', message: error } } : { axl_refused: { code: 'inbox_full', message: 'inbox full' } })
+      return withExtra(encodeEnvelopeError(req, error), queued === undefined ? { axl_refused: { code: 'unhandled', message: error } } : { axl_refused: { code: 'inbox_full', message: 'inbox full' } })
     }
     if (this.activeRequests >= this.limits.maxConcurrentRequests) {
       this.stats.requestsRejected++
-      return encode({ response: null, error: `node busy: ${this.activeRequests} requests in progress` })
+      return encodeEnvelopeError(req, `node busy: ${this.activeRequests} requests in progress`)
     }
     this.activeRequests++
     // The handler's signal is made only if the handler reads it (most never do); stop() and the deadline abort it.
@@ -970,7 +905,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
     const controllers = this.requestControllers
     const op: FastOp = {}
     const timeoutMs = this.limits.requestTimeoutMs
-    const entry = this.sweeper.add(Date.now() + timeoutMs, () => {
+    const sweep = this.sweeper.add(Date.now() + timeoutMs, () => {
       op.error = new TimeoutError(`the request handler timed out after ${timeoutMs} ms`)
       ac?.abort(op.error)
       op.reject?.(op.error)
@@ -987,18 +922,24 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
           return ac.signal
         }
       }
-      // Through a promise: a handler that throws synchronously or returns a plain object still gets an answer.
-      const p = Promise.resolve().then(async () => kind.kind === 'mcp'
-        ? await (handler as McpHandler)({ service: kind.service, request: kind.request }, ctx)
-        : await (handler as A2aHandler)({ agentCard: kind.agentCard, request: kind.request }, ctx))
-      const r = await this.bounded(op, p, () => {})
-      return encode(r)
+      // Through a promise (bounded by the deadline, access check included): a handler that throws synchronously
+      // or returns a plain value still gets an answer.
+      const p = Promise.resolve().then(async () => {
+        const denied = await checkAccess(entry.options.allow, from, req.kind)
+        if (denied !== undefined) return encodeEnvelopeError(req, `${what} requests refused: ${denied}`)
+        return req.kind === 'mcp'
+          ? await (entry.handler as McpHandler)({ service: req.service, request: req.request }, ctx)
+          : await (entry.handler as A2aHandler)({ agentCard: req.agentCard, request: req.request }, ctx)
+      })
+      const reply = await this.bounded(op, p, () => {})
+      if (!(reply instanceof Uint8Array)) throw new ProtocolError(`the ${what} handler must resolve with the reply frame (a Uint8Array), got ${reply === null ? 'null' : typeof reply}`)
+      return reply
     } catch (err) {
-      return encode({ response: null, error: `handler failed: ${err instanceof Error ? err.message : String(err)}` })
+      return encodeEnvelopeError(req, `handler failed: ${err instanceof Error ? err.message : String(err)}`)
     } finally {
       this.activeRequests--
       if (ac !== undefined) this.requestControllers.delete(ac)
-      this.sweeper.remove(entry)
+      this.sweeper.remove(sweep)
     }
   }
 

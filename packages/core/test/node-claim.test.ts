@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { encodeMcpRequest } from '../src/envelope.js'
 import type { InboundMessage } from '../src/inbox.js'
 import { network, node, str, text } from './node-helpers.js'
+import { mcpRequest } from './envelope-helpers.js'
 
 const isGossip = (d: Uint8Array): boolean => str(d.subarray(0, 12)) === '{"gossip":1,'
 
@@ -42,7 +42,7 @@ describe('handleMessages(): claiming raw inbound messages before the inbox', () 
     const a = await node(net); const b = await node(net)
     const seen: string[] = []
     b.handleMessages(() => true, m => { seen.push(str(m.data)); throw new Error('handler bug') })
-    const env = encodeMcpRequest('svc', { jsonrpc: '2.0', id: 1, method: 'x' })
+    const env = mcpRequest('svc', { jsonrpc: '2.0', id: 1, method: 'x' })
     await a.request(b.peerId, env, { timeoutMs: 2000 })  // no MCP handler: answered with an error envelope
     expect(b.recv()?.data).toEqual(env)                   // and queued as AXL does, not claimed
     await a.send(b.peerId, text('anything'))

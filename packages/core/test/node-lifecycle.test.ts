@@ -1,11 +1,11 @@
 import { describe, expect, expectTypeOf, it, vi } from 'vitest'
 import { AbortError, NotStartedError, StreamClosedError, TimeoutError, TruncatedFrameError } from '../src/errors.js'
-import { decodeMcpResponse, encodeMcpRequest } from '../src/envelope.js'
 import { frameHeader } from '../src/framing.js'
 import type { InboundMessage } from '../src/inbox.js'
 import { createNode, type NodeComponents } from '../src/node.js'
 import { MemoryNetwork } from '../src/memory/network.js'
 import { deferred, frame, network, node, once, readAll, str, text, timed } from './node-helpers.js'
+import { mcpRequest, readReply, mcp } from './envelope-helpers.js'
 
 describe('messages(), recv(), nextMessage()', () => {
   it('recv() is undefined when empty; nextMessage waits for the next one', async () => {
@@ -78,7 +78,7 @@ describe('services', () => {
       return {
         start () {
           log.push(`echo:start running=${String(c.node.running)}`)
-          c.node.handle('mcp', async req => ({ response: req.request }))
+          c.node.handle('mcp', mcp(async req => ({ response: req.request })))
         },
         stop () { log.push('echo:stop') },
         ping: (x: number) => x + 1
@@ -96,7 +96,7 @@ describe('services', () => {
     expect(components?.identity.peerId).toBe(b.peerId)
     expect(components?.limits.maxMessageSize).toBe(b.limits.maxMessageSize)
     const a = await node(net)
-    const reply = decodeMcpResponse(await a.request(b.peerId, encodeMcpRequest('echo', { hi: 1 })))
+    const reply = readReply(await a.request(b.peerId, mcpRequest('echo', { hi: 1 })))
     expect(JSON.parse(reply.response!)).toEqual({ hi: 1 })
     await b.stop()
     await b.stop()
@@ -189,12 +189,12 @@ describe('inbound stream limits and hostile peers', () => {
   it('several frames on one stream are handled in order; envelope replies come back on it', async () => {
     const net = network()
     const a = await node(net); const b = await node(net)
-    b.handle('mcp', async req => ({ response: req.request }))
+    b.handle('mcp', mcp(async req => ({ response: req.request })))
     const s = await a.dial(b.peerId)
     s.send(frame(text('one')))
-    s.send(frame(encodeMcpRequest('svc', 1)))
+    s.send(frame(mcpRequest('svc', 1)))
     s.send(frame(new Uint8Array(0)))
-    s.send(frame(encodeMcpRequest('svc', 2)))
+    s.send(frame(mcpRequest('svc', 2)))
     s.closeWrite()
     const answer = await readAll(s)
     const replies: string[] = []
@@ -240,7 +240,7 @@ describe('stop()', () => {
     await a.stop()
     expect(a.running).toBe(false)
     await expect(a.send(b.peerId, text('x'))).rejects.toBeInstanceOf(NotStartedError)
-    await expect(a.request(b.peerId, encodeMcpRequest('s', {}))).rejects.toBeInstanceOf(NotStartedError)
+    await expect(a.request(b.peerId, mcpRequest('s', {}))).rejects.toBeInstanceOf(NotStartedError)
     await expect(a.dial(b.peerId)).rejects.toBeInstanceOf(NotStartedError)
     await expect(b.send(a.peerId, text('x'))).rejects.toThrow(/unreachable/)
   })
@@ -248,9 +248,9 @@ describe('stop()', () => {
   it('rejects pending waits with NotStartedError', async () => {
     const net = network()
     const a = await node(net); const b = await node(net)
-    b.handle('mcp', async () => await new Promise(() => {}))
+    b.handle('mcp', mcp(async () => await new Promise(() => {})))
     const wait = a.nextMessage()
-    const req = a.request(b.peerId, encodeMcpRequest('s', {}))
+    const req = a.request(b.peerId, mcpRequest('s', {}))
     await Promise.resolve()
     await a.stop()
     await expect(wait).rejects.toBeInstanceOf(NotStartedError)
@@ -277,9 +277,9 @@ describe('stop()', () => {
       const net = new MemoryNetwork()
       const a = await createNode({ transport: net.transport() })
       const b = await createNode({ transport: net.transport(), limits: { requestTimeoutMs: 1000 } })
-      b.handle('mcp', async () => ({ response: '1' }))
+      b.handle('mcp', mcp(async () => ({ response: '1' })))
       await a.send(b.peerId, text('x'))
-      await a.request(b.peerId, encodeMcpRequest('s', {}))
+      await a.request(b.peerId, mcpRequest('s', {}))
       const s = await a.dial(b.peerId) // an idle inbound stream on b holds an idle timer
       const pending: Array<Promise<unknown>> = [
         a.nextMessage({ timeoutMs: 10_000 }).catch(e => e),

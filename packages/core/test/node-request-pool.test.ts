@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import { MalformedEnvelopeError } from '../src/errors.js'
-import { encodeMcpRequest, decodeMcpResponse } from '../src/envelope.js'
 import { network, node } from './node-helpers.js'
+import { mcpRequest, readReply, mcp } from './envelope-helpers.js'
 
-const echo = async (req: { request: string | null }): Promise<{ response: string | null }> => ({ response: req.request })
-const call = (id: number): Uint8Array => encodeMcpRequest('echo', { jsonrpc: '2.0', id, method: 'ping' })
+const echo = mcp(async req => ({ response: req.request }))
+const call = (id: number): Uint8Array => mcpRequest('echo', { jsonrpc: '2.0', id, method: 'ping' })
 
 describe('request() stream reuse', () => {
   it('sequential requests to one peer share one stream', async () => {
@@ -17,7 +17,7 @@ describe('request() stream reuse', () => {
     const b = await node(net)
     b.handle('mcp', echo)
     for (let i = 1; i <= 5; i++) {
-      const r = decodeMcpResponse(await a.request(b.peerId, call(i)))
+      const r = readReply(await a.request(b.peerId, call(i)))
       expect(JSON.parse(r.response!)).toMatchObject({ id: i })
     }
     expect(net.stats.streams).toBe(1)
@@ -41,7 +41,7 @@ describe('request() stream reuse', () => {
     await a.request(b.peerId, call(1))
     net.kill(b) // resets every stream to b, including the kept one
     net.restart(b)
-    const r = decodeMcpResponse(await a.request(b.peerId, call(2)))
+    const r = readReply(await a.request(b.peerId, call(2)))
     expect(JSON.parse(r.response!)).toMatchObject({ id: 2 })
     expect(net.stats.streams).toBe(2)
   })
@@ -53,11 +53,11 @@ describe('request() stream reuse', () => {
     const a = await node(net)
     const c = await node(net)
     await a.request(b.peerId, call(1)) // a's stream stays open at b, idle
-    const r = decodeMcpResponse(await c.request(b.peerId, call(2)))
+    const r = readReply(await c.request(b.peerId, call(2)))
     expect(JSON.parse(r.response!)).toMatchObject({ id: 2 })
     expect(b.stats.streamsRejected).toBe(0)
     // a's kept stream was closed by b: a's next request reconnects on its own
-    const again = decodeMcpResponse(await a.request(b.peerId, call(3)))
+    const again = readReply(await a.request(b.peerId, call(3)))
     expect(JSON.parse(again.response!)).toMatchObject({ id: 3 })
   })
 
@@ -66,10 +66,10 @@ describe('request() stream reuse', () => {
     const a = await node(net)
     const b = await node(net)
     let hang = false
-    b.handle('mcp', async req => {
+    b.handle('mcp', mcp(async req => {
       if (hang) await new Promise(() => {})
       return { response: req.request }
-    })
+    }))
     await a.request(b.peerId, call(1))
     hang = true
     await expect(a.request(b.peerId, call(2), { timeoutMs: 50 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' })

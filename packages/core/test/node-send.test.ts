@@ -4,9 +4,9 @@ import {
   AbortError, InvalidPeerIdError, MessageTooLargeError, NotStartedError, RefusedError, TimeoutError, UnreachableError
 } from '../src/errors.js'
 import { generateIdentity } from '../src/identity.js'
-import { encodeMcpRequest } from '../src/envelope.js'
 import type { InboundMessage } from '../src/inbox.js'
 import { deferred, network, node, once, pattern, str, text, timed } from './node-helpers.js'
+import { mcpRequest } from './envelope-helpers.js'
 
 describe('send()', () => {
   it('resolves once the remote queued it; the receiver sees the full sender id', async () => {
@@ -216,7 +216,7 @@ describe('send()', () => {
   it('JSON that looks like an MCP/A2A envelope still reaches a node with no such service', async () => {
     const net = network()
     const a = await node(net); const b = await node(net, { inboxMaxMessages: 2 })
-    const mcp = encodeMcpRequest('svc', { x: 1 })
+    const mcp = mcpRequest('svc', { x: 1 })
     const a2a = text('{"a2a":true,"request":{}}')
     await a.send(b.peerId, mcp)
     await a.send(b.peerId, a2a)

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { fromJsonRpcErrorResponse } from '@a2a-js/sdk/errors'
 import { ProtocolError, type AxlNode, type PeerId, type WaitOptions } from '@axl/core'
-import { decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
+import { decodeA2aResponse, encodeA2aAgentCardRequest, encodeA2aRequest } from './envelope.js'
 import { A2aRemoteError, A2aRpcError } from './errors.js'
 import type { AgentCardJson, MessageJson, PartJson, SendMessageResultJson } from './wire.js'
 

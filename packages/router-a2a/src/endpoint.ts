@@ -1,7 +1,8 @@
 import { AgentCard } from '@a2a-js/sdk'
 import { UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { DefaultRequestHandler, JsonRpcTransportHandler, type AgentExecutor, type TaskStore } from '@a2a-js/sdk/server'
-import { withDeadline, type A2aRequest, type EnvelopeReply, type MeshStream, type PeerId, type ProtocolContext, type RequestContext } from '@axl/core'
+import { withDeadline, type A2aRequest, type MeshStream, type PeerId, type ProtocolContext, type RequestContext } from '@axl/core'
+import { encodeA2aResponse } from './envelope.js'
 import { createCallContext } from './call-context.js'
 import { resolveStreamLimits, type A2aStreamOptions, type StreamLimits } from './stream-options.js'
 import { serveA2aStream } from './stream-server.js'
@@ -95,10 +96,10 @@ export class A2aEndpoint {
     })
   }
 
-  /** The core `node.handle('a2a', …)` handler. */
-  readonly handle = async (req: A2aRequest, ctx: RequestContext): Promise<EnvelopeReply> => {
-    if (req.agentCard) return { response: JSON.stringify(this.card()) }
-    return { response: await this.jsonRpc(req.request, ctx) }
+  /** The core `node.handle('a2a', …)` handler: the reply frame. */
+  readonly handle = async (req: A2aRequest, ctx: RequestContext): Promise<Uint8Array> => {
+    if (req.agentCard) return encodeA2aResponse(JSON.stringify(this.card()))
+    return encodeA2aResponse(await this.jsonRpc(req.request, ctx))
   }
 
   /** Answers one JSON-RPC request (JSON text) as JSON text. */

@@ -1,5 +1,5 @@
 import { MalformedEnvelopeError, parsePeerId, type AxlNode, type PeerId } from '@axl/core'
-import { encodeA2aAgentCardRequest, encodeA2aRequest } from '@axl/core/wire'
+import { encodeA2aAgentCardRequest, encodeA2aRequest } from './envelope.js'
 import { exchange } from './client.js'
 import { A2aStreamingUnsupportedError, A2aUrlError } from './errors.js'
 import { SSE_CONTENT_TYPE, sseEvent } from './sse.js'

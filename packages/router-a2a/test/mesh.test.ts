@@ -4,7 +4,7 @@ import { Role, Task, TaskState, type Message, type SendMessageRequest } from '@a
 import { AgentEvent, type AgentExecutor } from '@a2a-js/sdk/server'
 import { ClientFactory, ClientFactoryOptions, DefaultAgentCardResolver, JsonRpcTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { MemoryNetwork, TimeoutError, createNode, type AxlNode, type PeerId } from '@axl/core'
-import { decodeA2aResponse, encodeA2aRequest } from '@axl/core/wire'
+import { decodeA2aResponse, encodeA2aRequest } from '../src/envelope.js'
 import { mcp, type McpRouter } from '@axl/router-mcp'
 import {
   A2aRemoteError, A2aRpcError, A2aUrlError, STREAMING_NOT_SUPPORTED, a2a, callerPeerId, pythonJsonDumps,

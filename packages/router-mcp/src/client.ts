@@ -4,7 +4,7 @@
  * its `McpCaller` shape, and a node without the router can use it alone: `new McpClient(node).call(peer, ...)`.
  */
 import { UnsupportedProtocolError, parsePeerId, type AxlNode, type PeerId, type RawJson, type WaitOptions } from '@axl/core'
-import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
+import { decodeMcpResponse, encodeMcpRequest } from './envelope.js'
 import { RouterErrorCode } from './error-codes.js'
 import { openClientSession, type ClientSession, type OpenSessionOptions, type SessionNode } from './session-client.js'
 import { MCP_SESSION_PROTOCOL } from './session-protocol.js'

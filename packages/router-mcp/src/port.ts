@@ -3,7 +3,8 @@
  * registry: the names of the services that are up, and a way to call one with a JSON-RPC message as an
  * inbound MCP envelope would. `McpRouter` implements it; anything else can.
  */
-import type { EnvelopeReply, PeerId, RawJson } from '@axl/core'
+import type { PeerId, RawJson } from '@axl/core'
+import type { EnvelopeReply } from './envelope.js'
 
 /** The seam between an MCP registry and its in-process users (see the module comment). */
 export interface McpPort {

@@ -2,8 +2,8 @@
  * The MCP router: a registry of services on a node, the inbound dispatch of MCP envelopes to them, and the
  * client side (call a remote service, or get an MCP SDK Transport to one).
  */
-import { AxlError, NotStartedError, TimeoutError, parsePeerId, withDeadline, type AxlNode, type EnvelopeReply, type NodeComponents, type PeerId, type RawJson, type RequestContext } from '@axl/core'
-import { encodeMcpResponse } from '@axl/core/wire'
+import { AxlError, NotStartedError, TimeoutError, parsePeerId, withDeadline, type AxlNode, type NodeComponents, type PeerId, type RawJson, type RequestContext } from '@axl/core'
+import { encodeMcpResponse, type EnvelopeReply } from './envelope.js'
 import { setMaxListeners } from 'node:events'
 import type { Backend, CallContext, ServiceKind, ServiceStatus } from './backend.js'
 import { RouterErrorCode } from './error-codes.js'
@@ -140,7 +140,10 @@ export class McpRouter extends EventTarget implements McpPort, SessionHost {
   async start (): Promise<void> {
     if (this.state !== 'new') return
     this.state = 'running'
-    this.unhandle = this.node.handle('mcp', async (req, ctx) => await this.dispatch(req, ctx))
+    this.unhandle = this.node.handle('mcp', async (req, ctx) => {
+      const r = await this.dispatch(req, ctx)
+      return encodeMcpResponse(req.service, r.response, r.error)
+    })
     this.sessionServer?.start()
     for (const s of this.initial) {
       const { name, service, ...options } = s

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNode, UnsupportedProtocolError, type AxlNode } from '@axl/core'
-import { decodeMcpResponse, encodeMcpRequest } from '@axl/core/wire'
+import { mcpHandler, mcpRequest, readMcpReply } from './helpers/mcp-envelope.js'
 import { ygg, type YggMesh } from '../src/index.js'
 import { eventually } from '../../bridge/test/helpers/processes.js'
 import { goPeerSkipReason, startGoPeer, type GoPeer } from './helpers/go-peer.js'
@@ -64,7 +64,7 @@ describe.skipIf(reason !== undefined)('yggdrasil-go TUN + Linux kernel TCP ↔ o
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'axl-go-tun-'))
     node = await createNode({ transport: (c) => { mesh = ygg({ listen: [`unix://${join(dir, 'ts.sock')}`] })(c) as YggMesh; return mesh } })
-    node.handle('mcp', async (req, ctx) => ({ response: JSON.stringify({ jsonrpc: '2.0', id: 1, result: { service: req.service, from: ctx.from, echo: req.request } }) }))
+    node.handle('mcp', mcpHandler((req, ctx) => JSON.stringify({ jsonrpc: '2.0', id: 1, result: { service: req.service, from: ctx.from, echo: req.request } })))
   })
 
   afterAll(async () => {
@@ -82,11 +82,11 @@ describe.skipIf(reason !== undefined)('yggdrasil-go TUN + Linux kernel TCP ↔ o
     expect(node.topology().peers.map(p => p.publicKey)).toContain(g.publicKey)
     // 1. an MCP envelope: our handler answers on the same connection, and sees the Go node's full key
     const request = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })
-    const env = encodeMcpRequest('weather', request)
+    const env = mcpRequest('weather', request)
     const r1 = await framePeer(ns, ['client', node.address, '7000', '30', `hex:${Buffer.from(env).toString('hex')}`])
     const reply = Buffer.from(r1.reply_hex as string, 'hex')
     expect(reply.readUInt32BE(0)).toBe(reply.length - 4)
-    const decoded = decodeMcpResponse(reply.subarray(4))
+    const decoded = readMcpReply(reply.subarray(4))
     expect(decoded.service).toBe('weather')
     expect(JSON.parse(decoded.response!)).toEqual({ jsonrpc: '2.0', id: 1, result: { service: 'weather', from: g.publicKey, echo: request } })
     // 2. a raw message: accepted into our inbox (the clean close is the acknowledgement), from the Go node's key

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { randomBytes } from 'node:crypto'
 import { addressForKey, createNode, peerIdToBytes, UnreachableError, type AxlNode } from '@axl/core'
 import { ygg, type YggMesh } from '../src/index.js'
+import { mcpHandler } from './helpers/mcp-envelope.js'
 
 const nodes: AxlNode[] = []
 afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => { await n.stop() })) })
@@ -24,7 +25,7 @@ describe('ygg() over memory links', () => {
     const p = await start('P', { listen: [relay] })
     const a = await start('A', { peers: [relay] })
     const b = await start('B', { peers: [relay] })
-    b.node.handle('mcp', async req => ({ response: req.request }))
+    b.node.handle('mcp', mcpHandler(req => req.request))
     // The first send may race the tree forming: retry until accepted (bounded).
     const deadline = Date.now() + 20_000
     for (;;) {
