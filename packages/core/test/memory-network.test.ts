@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AbortError, DuplicatePeerError, NotStartedError, StreamClosedError, TimeoutError, UnreachableError } from '../src/errors.js'
 import { generateIdentity } from '../src/identity.js'
 import type { Mesh } from '../src/mesh.js'
+import type { PeerId } from '../src/peer-id.js'
 import { MemoryNetwork } from '../src/memory/network.js'
 import type { MeshStream } from '../src/stream.js'
 
@@ -354,5 +355,27 @@ describe('MemoryNetwork topology', () => {
     net.kill(b.id)
     const down = solo.mesh.topology().peers.find(p => p.uri.endsWith(b.id))!
     expect(down).toMatchObject({ up: false, publicKey: '', root: '', port: 0 })
+  })
+
+  it('a topology function rewrites what each node reports (e.g. a simulated overlay’s links and tree)', async () => {
+    const seen: string[] = []
+    const order: PeerId[] = [] // a line order[0] - order[1] - order[2], rooted at order[0]
+    const net = new MemoryNetwork({
+      topology: (self, base) => {
+        seen.push(self)
+        const i = order.indexOf(self)
+        return { ...base, root: order[0], parent: order[Math.max(0, i - 1)], peers: base.peers.filter(p => Math.abs(order.indexOf(p.publicKey as PeerId) - i) === 1) }
+      }
+    })
+    const a = await join(net); order.push(a.id as PeerId)
+    const b = await join(net); order.push(b.id as PeerId)
+    const c = await join(net); order.push(c.id as PeerId)
+    const tb = b.mesh.topology()
+    expect(seen).toEqual([b.id])
+    expect(tb.peers.map(p => p.publicKey).sort()).toEqual([a.id, c.id].sort())
+    expect(tb.parent).toBe(a.id)
+    expect(tb.ourPublicKey).toBe(b.id) // the rest of the default view is kept
+    expect(c.mesh.topology().peers.map(p => p.publicKey)).toEqual([b.id])
+    expect(a.mesh.topology().root).toBe(a.id)
   })
 })

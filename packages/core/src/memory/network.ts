@@ -18,6 +18,11 @@ export interface MemoryNetworkOptions {
   maxMessageSize?: number
   /** Bytes a stream direction may have in flight before send() returns false. Default 1 MiB. */
   streamWindowBytes?: number
+  /**
+   * What `node.topology()` reports, given the node's peer id and the default view (every reachable node a direct
+   * peer, the lowest id the root) — e.g. a simulated overlay's links and spanning tree. Default: the default view.
+   */
+  topology?: (self: PeerId, base: Topology) => Topology
 }
 
 /** Counters of a memory network. */
@@ -53,6 +58,7 @@ export class MemoryNetwork {
   private latency: MemoryLatency
   private readonly window: number
   private readonly maxMessageSize: number | undefined
+  private readonly topologyView: ((self: PeerId, base: Topology) => Topology) | undefined
   private readonly meshes = new Map<PeerId, MemoryMesh>()
   private readonly killed = new Set<PeerId>()
   private partitions: Array<[Set<PeerId>, Set<PeerId> | undefined]> = []
@@ -61,6 +67,7 @@ export class MemoryNetwork {
     this.latency = opts.latencyMs ?? 0
     this.window = opts.streamWindowBytes ?? 1024 * 1024
     this.maxMessageSize = opts.maxMessageSize
+    this.topologyView = opts.topology
   }
 
   /** The transport to pass to createNode({ transport }). */
@@ -161,6 +168,8 @@ export class MemoryNetwork {
   get messageLimit (): number | undefined { return this.maxMessageSize }
   /** @internal */
   isKilled (id: PeerId): boolean { return this.killed.has(id) }
+  /** @internal What topology() reports for `self`. */
+  view (self: PeerId, base: Topology): Topology { return this.topologyView === undefined ? base : this.topologyView(self, base) }
 }
 
 interface Pair { local: MeshStream, remote: MeshStream, a: PeerId, b: PeerId, pipes: readonly [Pipe, Pipe] }
@@ -325,7 +334,7 @@ class MemoryMesh implements Mesh {
     })
     const parent = root
     const rootPort = peers.find(p => p.publicKey === root)?.port
-    return {
+    return this.net.view(this.id, {
       ourPublicKey: this.id,
       ourIpv6: this.address,
       root,
@@ -335,7 +344,7 @@ class MemoryMesh implements Mesh {
       tree: root === this.id
         ? [{ publicKey: this.id, parent: this.id, sequence: 0 }]
         : [{ publicKey: root, parent: root, sequence: 0 }, { publicKey: this.id, parent: root, sequence: 0 }]
-    }
+    })
   }
 }
 
