@@ -120,6 +120,15 @@ describe('churn: kill -9 and restart while traffic runs', () => {
       }
     }
     countDeliveries()
+    // A receiver prints a message event once its inbox yields the message, which may be after the sender printed
+    // its result: wait (bounded, by event) for each acknowledged message still unseen whose receiver was not killed.
+    const unseen = sent.filter(s => results.get(s.id)?.ok === true && !deliveries.has(s.tag) && !s.to.killedAt.some(t => t >= s.at))
+    await Promise.all(unseen.map(async s => {
+      await current(s.to).waitFor(e => e.event === 'message' && e.head === s.tag, 10_000, `${s.tag} at ${s.to.name}`).catch((err: unknown) => {
+        console.log(`[churn] ${(err as Error).message.split('\n')[0]}`)
+      })
+    }))
+    countDeliveries()
 
     let ok = 0; let failed = 0; let senderDied = 0; let lostToCrash = 0
     const violations: string[] = []
@@ -136,7 +145,7 @@ describe('churn: kill -9 and restart while traffic runs', () => {
       }
     }
     console.log(`[churn] ${sent.length} sends in ${Date.now() - t0} ms, ${kills} kill -9s: ${ok} acknowledged, ${failed} failed (sender told), ` +
-      `${senderDied} with the sender killed, ${lostToCrash} acknowledged then lost when the receiver crashed, ${violations.length} violations`)
+      `${senderDied} with the sender killed, ${lostToCrash} acknowledged then lost when the receiver crashed, ${violations.length} violations; ${unseen.length} receipts printed after the sender's result`)
     expect(violations).toEqual([])
     expect(kills).toBe(KILLS)
     expect(ok).toBeGreaterThan(sent.length / 3) // traffic really flowed through the churn
