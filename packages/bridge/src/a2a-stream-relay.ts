@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events'
 import { ProtocolRefusedError, type AxlNode, type PeerId } from '@axl/core'
-import type { A2aStreamCall, A2aStreamClient, StreamRequest } from '@axl/router-a2a'
+import type { A2aStreamCall, A2aStreamClient, StreamRequest } from '@axl/router-a2a/internals'
 import type { ApiRequest } from './api-context.js'
 import { httpError, sendBody } from './http-response.js'
 import { meshFailure } from './mesh-errors.js'
@@ -34,7 +34,8 @@ export function streamRequestOf (json: string): StreamRequest | undefined {
 /** Relay one streaming call to `peer` as SSE on r.res. */
 export async function relayA2aStream (r: ApiRequest, peer: PeerId, request: StreamRequest): Promise<void> {
   const { res } = r
-  const { A2aStreamClient, A2aStreamLimitError, A2aStreamingUnsupportedError, SSE_CONTENT_TYPE, sseEvent } = await import('@axl/router-a2a')
+  const { A2aStreamLimitError, A2aStreamingUnsupportedError } = await import('@axl/router-a2a')
+  const { A2aStreamClient, SSE_CONTENT_TYPE, sseEvent } = await import('@axl/router-a2a/internals')
   let client = clients.get(r.node)
   if (client === undefined) { client = new A2aStreamClient(r.node); clients.set(r.node, client) }
   let call: A2aStreamCall

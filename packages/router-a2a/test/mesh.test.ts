@@ -7,9 +7,10 @@ import { MemoryNetwork, TimeoutError, createNode, type AxlNode, type PeerId } fr
 import { decodeA2aResponse, encodeA2aRequest } from '../src/envelope.js'
 import { mcp, type McpRouter } from '@axl/router-mcp'
 import {
-  A2aRemoteError, A2aRpcError, A2aUrlError, STREAMING_NOT_SUPPORTED, a2a, callerPeerId, pythonJsonDumps,
+  A2aRemoteError, A2aRpcError, A2aUrlError, STREAMING_NOT_SUPPORTED, a2a, callerPeerId,
   type A2aService, type TaskJson
 } from '../src/index.js'
+import { pythonJsonDumps } from '../src/internals.js'
 
 type McpA2aNode = AxlNode<{ mcp: McpRouter, a2a: A2aService }>
 type A2aNode = AxlNode<{ a2a: A2aService }>

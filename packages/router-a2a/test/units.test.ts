@@ -1,10 +1,8 @@
 import { describe, expect, test } from 'vitest'
 import { Role, TaskState, type Message, type Part, type Task } from '@a2a-js/sdk'
 import { ServerCallContext } from '@a2a-js/sdk/server'
-import {
-  BoundedTaskStore, McpCallParseError, PeerUser, buildAgentCard, mcpSkill, parseMcpCall, peerFromUrl, pythonJsonDumps, pythonTitle,
-  toMcpPort, A2aUrlError, MCP_PROXY_SKILL, type CardInput
-} from '../src/index.js'
+import { BoundedTaskStore, McpCallParseError, PeerUser, parseMcpCall, peerFromUrl, A2aUrlError } from '../src/index.js'
+import { buildAgentCard, mcpSkill, pythonJsonDumps, pythonTitle, toMcpPort, MCP_PROXY_SKILL, type CardInput } from '../src/internals.js'
 import { createNode, MemoryNetwork, type PeerId } from '@axl/core'
 import { mcp } from '@axl/router-mcp'
 
