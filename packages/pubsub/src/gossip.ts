@@ -2,11 +2,15 @@
  * Gossip pub/sub as a node service: `createNode({ transport, services: { pubsub: gossip() } })`.
  *
  * A GossipSub-style mesh per topic (degree bounds D/Dlo/Dhi kept by a heartbeat, GRAFT/PRUNE with a backoff),
- * and on it Plumtree's eager/lazy split: a message is pushed eagerly along mesh links that have not yet carried
- * a duplicate, and announced (IHAVE) on the others; a receiver that got a duplicate asks the sender to turn lazy
- * (LAZY), one whose announced message never came fetches it (IWANT) and turns that link eager again (EAGER). The
- * eager links settle into a spanning tree, so each node receives about one copy, at tree-path latency. Frames
- * are AXL's Python GossipSub JSON on the raw message channel (see wire.ts), claimed with node.handleMessages().
+ * chosen by proximity: besides Drandom random peers, a node keeps the mesh peers nearest to it by measured round
+ * trip, and finds nearer ones through its mesh peers (PEERS). On the mesh, an eager/lazy split: a message is
+ * pushed along eager links and announced (IHAVE) on the others; one whose announced message never came fetches
+ * it (IWANT). Eager links are a spanning tree of the mesh (TREE frames): rooted at the lowest peer id whose
+ * counter still rises, each node's parent is the mesh peer with the shortest measured path to the root, so a
+ * message crosses at most (its origin's + the receiver's distance to the root) and every node receives one copy.
+ * Peers that send no TREE frames (AXL's Python script) keep Plumtree's rules: a duplicate by eager push turns the
+ * link lazy (LAZY), a fetch turns it eager (EAGER). Frames are AXL's Python GossipSub JSON on the raw message
+ * channel (see wire.ts), claimed with node.handleMessages().
  */
 import { randomBytes } from 'node:crypto'
 import {
@@ -23,7 +27,7 @@ import { TokenBucket } from './token-bucket.js'
 import { sharedVerifiedSignatures, type VerifiedSignatures } from './verified-signatures.js'
 import {
   base64Length, decodeData, decodeFrame, encodeFrame, isGossipFrame, MAX_TOPIC_LENGTH,
-  type WireControl, type WireFrame, type WireMessage
+  MAX_PEERS_EXCHANGED, MAX_TREE_PATH, type WireControl, type WireFrame, type WireMessage, type WireTree
 } from './wire.js'
 
 /** The custom protocol a gossip node answers so peers found in the topology can be probed without touching their inbox. */
@@ -104,6 +108,8 @@ export interface GossipOptions {
   maxPendingSends?: number
   /** Peers we keep an open AXL stream to (frames to one peer go one after another on it; least recently used closed first). @default 64 */
   maxConnections?: number
+  /** A stream to a peer in none of our meshes is closed after this long unused (mesh peers' streams are kept). @default 3 × heartbeatMs */
+  connIdleMs?: number
   /** Deadline of a publish() waiting for its first sends to be accepted. @default 10000 */
   publishTimeoutMs?: number
   /** Limits of every topic unless `topics` says otherwise. */
@@ -112,6 +118,15 @@ export interface GossipOptions {
   topics?: Record<string, TopicLimits>
   /** Deliver our own publications to our own subscriptions. @default false */
   emitSelf?: boolean
+  /**
+   * Eager links follow a spanning tree of each topic's mesh (TREE frames, see the file comment); false: Plumtree's
+   * duplicate-driven eager/lazy links only (as peers without TREE frames always are). @default true
+   */
+  tree?: boolean
+  /** Mesh peers chosen at random, regardless of distance (they keep the mesh well connected); the others are the nearest known by round trip. @default 2 (at most D) */
+  Drandom?: number
+  /** A tree root whose counter has not risen for this long is taken for gone. @default 10 × heartbeatMs */
+  rootTimeoutMs?: number
 }
 
 /** Options of publish(). */
@@ -182,10 +197,28 @@ export interface GossipStats {
   pruneSent: number
   /** Signatures found already verified (by this process) in the shared memo. */
   signatureMemoHits: number
-  /** Eager parent switched to a lazy peer whose IHAVE came treeOptimizeMs earlier than the eager copy. */
+  /** Eager parent switched to a lazy peer whose IHAVE came treeOptimizeMs earlier than the eager copy (peers without TREE frames). */
   treeOptimized: number
+  /** Tree parent changes (all topics). */
+  parentChanges: number
+  /** Nearer peers grafted while the mesh was within its bounds (proximity). */
+  meshOptimized: number
   /** The IHAVE timeout in use now (adaptive, ms). */
   ihaveTimeoutMs: number
+}
+
+/** A node's place in a topic's spanning tree. */
+export interface TreeInfo {
+  /** The root (the lowest live peer id the node knows of in the topic's mesh; itself when it is the root). */
+  root: PeerId
+  /** The mesh peer toward the root; undefined at the root. */
+  parent: PeerId | undefined
+  /** Mesh peers whose parent we are. */
+  children: PeerId[]
+  /** Distance to the root: sum of the links' one-way delays (half the measured round trip), ms. */
+  dist: number
+  /** Links to the root. */
+  depth: number
 }
 
 /** The service: `node.services.pubsub`. */
@@ -198,6 +231,10 @@ export interface GossipSub {
   topics: () => string[]
   /** Our mesh peers on a topic. */
   meshPeers: (topic: string) => PeerId[]
+  /** Our place in a topic's spanning tree (undefined when not subscribed). */
+  treeOf: (topic: string) => TreeInfo | undefined
+  /** The measured round trip to a peer (ms), when known. */
+  rttOf: (peer: PeerId | string) => number | undefined
   /** Peers known to speak gossip. */
   peers: () => PeerId[]
   /** Add a peer known to speak gossip (e.g. a Python GossipSub node); it is never probed or forgotten. */
@@ -224,7 +261,8 @@ interface Resolved {
   maxPeers: number, unsigned: 'reject' | 'accept', maxAgeMs: number, seenTtlMs: number, maxSeen: number
   cacheTtlMs: number, maxCached: number, maxCachedBytes: number, gossipWindowMs: number, ihaveTimeoutMs: number
   iwantTimeoutMs: number, maxIhaveTimeoutMs: number, treeOptimizeMs: number, lazyFlushMs: number, maxIhaveLength: number, maxPendingIwants: number, pruneBackoffMs: number
-  maxPendingSends: number, maxConnections: number, publishTimeoutMs: number, emitSelf: boolean
+  maxPendingSends: number, maxConnections: number, connIdleMs: number, publishTimeoutMs: number, emitSelf: boolean
+  tree: boolean, Drandom: number, rootTimeoutMs: number
 }
 
 interface PeerInfo {
@@ -236,20 +274,42 @@ interface PeerInfo {
   downUntil: number
   /** Topic → time before which we do not graft this peer (it pruned us). */
   backoff: Map<string, number>
+  /** Measured round trip (ms): the lowest sample at once, higher ones averaged in slowly. */
+  rtt?: number
+  /** The peer's last TREE timestamp and when it came, echoed in our next TREE to it. */
+  echo?: { t: number, at: number }
 }
 
+/** A mesh peer's last TREE frame on a topic. */
+interface Ad { root: PeerId, seq: number, dist: number, path: string[], at: number }
+
+/** Our place in a topic's tree. */
+interface TreeState { root: PeerId, seq: number, dist: number, parent: PeerId | undefined, path: string[] }
+
 /** A mesh link on one topic: `eager` when we push messages to that peer, lazy when we only announce them. */
-interface Link { eager: boolean }
+interface Link {
+  eager: boolean
+  /** Why we grafted it ('near': proximity, 'random': a random long link); undefined when the peer grafted us (or to fill up). */
+  role?: 'near' | 'random'
+}
 
 interface Topic {
   name: string
   subs: Set<TopicSubscription>
   mesh: Map<PeerId, Link>
+  /** Mesh peers' TREE frames. */
+  ads: Map<PeerId, Ad>
+  /** Roots heard of: the highest counter seen and when it rose (a root is live while it keeps rising). */
+  roots: Map<PeerId, { seq: number, at: number }>
+  tree: TreeState
+  /** Triggered TREE frames: when the last went out, and the timer of the next. */
+  adsAt: number
+  adsTimer?: ReturnType<typeof setTimeout>
 }
 
 interface Cached { frame: WireMessage, topic: string, bytes: number }
 
-interface Conn { stream?: MeshStream, chain: Promise<void> }
+interface Conn { stream?: MeshStream, chain: Promise<void>, usedAt: number }
 
 interface Pending { topic: string, announcers: PeerId[], due: number, tries: number, announcedAt: number }
 
@@ -270,6 +330,19 @@ const MAX_CANDIDATES = 1024
 const DOWN_AFTER_FAILURES = 2
 /** How long a down peer is left alone. */
 const DOWN_FOR_MS = 5_000
+/** Roots remembered per topic at most. */
+const MAX_ROOTS = 256
+/** TREE frames go to every mesh peer every this many heartbeats (and at once on a change). */
+const AD_EVERY = 2
+/** A mesh peer's TREE frame counts for this many heartbeats. */
+const AD_TTL_HEARTBEATS = 2 * AD_EVERY + 0.5
+/** Another parent must be this much nearer the root (fraction, and ms) to replace the current one. */
+const PARENT_HYSTERESIS = 0.1
+const PARENT_HYSTERESIS_MS = 2
+/** A nearer peer is grafted (mesh within bounds) when its round trip is below this share of the farthest near mesh peer's. */
+const NEARER_BY = 0.8
+/** Peers sent in one PEERS frame. */
+const PEERS_SENT = 8
 
 function resolve (o: GossipOptions): Resolved {
   const D = o.D ?? 6
@@ -285,7 +358,8 @@ function resolve (o: GossipOptions): Resolved {
     gossipWindowMs: o.gossipWindowMs ?? 3 * heartbeatMs, ihaveTimeoutMs: o.ihaveTimeoutMs ?? 150, iwantTimeoutMs: o.iwantTimeoutMs ?? 1000,
     maxIhaveTimeoutMs: o.maxIhaveTimeoutMs ?? Math.max(2000, o.ihaveTimeoutMs ?? 150), treeOptimizeMs: o.treeOptimizeMs ?? 20, lazyFlushMs: o.lazyFlushMs ?? 50,
     maxIhaveLength: o.maxIhaveLength ?? 5000, maxPendingIwants: o.maxPendingIwants ?? 10_000, pruneBackoffMs: o.pruneBackoffMs ?? 30_000,
-    maxPendingSends: o.maxPendingSends ?? 4096, maxConnections: o.maxConnections ?? 64, publishTimeoutMs: o.publishTimeoutMs ?? 10_000, emitSelf: o.emitSelf ?? false
+    maxPendingSends: o.maxPendingSends ?? 4096, maxConnections: o.maxConnections ?? 64, connIdleMs: o.connIdleMs ?? 3 * heartbeatMs, publishTimeoutMs: o.publishTimeoutMs ?? 10_000, emitSelf: o.emitSelf ?? false,
+    tree: o.tree ?? true, Drandom: Math.min(D, o.Drandom ?? 2), rootTimeoutMs: o.rootTimeoutMs ?? 10 * heartbeatMs
   }
   if (!(Dlo >= 1 && Dlo <= D && D <= Dhi)) throw new ConfigError(`gossip degrees must satisfy 1 ≤ Dlo ≤ D ≤ Dhi (got ${Dlo}, ${D}, ${Dhi})`)
   if (r.maxIhaveTimeoutMs < r.ihaveTimeoutMs) throw new ConfigError(`maxIhaveTimeoutMs (${r.maxIhaveTimeoutMs}) must be at least ihaveTimeoutMs (${r.ihaveTimeoutMs})`)
@@ -300,7 +374,7 @@ class GossipService implements GossipSub {
     tooLarge: 0, rateLimited: 0, notSubscribed: 0, malformed: 0, framesSent: 0, bytesSent: 0, framesReceived: 0,
     bytesReceived: 0, sendsDropped: 0, sendFailures: 0, ihaveSent: 0, iwantSent: 0, iwantServed: 0, iwantGaveUp: 0,
     pendingDropped: 0, seenEvicted: 0, cacheEvicted: 0, peersEvicted: 0, subscriberDropped: 0, graftSent: 0, pruneSent: 0,
-    signatureMemoHits: 0, treeOptimized: 0, ihaveTimeoutMs: 0
+    signatureMemoHits: 0, treeOptimized: 0, parentChanges: 0, meshOptimized: 0, ihaveTimeoutMs: 0
   }
 
   private readonly o: Resolved
@@ -318,6 +392,8 @@ class GossipService implements GossipSub {
   private readonly probeFailures = new Map<PeerId, number>()
   /** Peers to probe: peer → earliest next probe. */
   private readonly candidates = new Map<PeerId, number>()
+  /** Candidates named in PEERS frames (probed even past targetPeers), with their estimated round trip. */
+  private readonly pxCandidates = new Map<PeerId, number>()
   private probing = 0
   private readonly seen: BoundedMap<string, number>
   private readonly cache: BoundedMap<string, Cached>
@@ -343,6 +419,10 @@ class GossipService implements GossipSub {
   private readonly conns = new Map<PeerId, Conn>()
   private readonly unregister: Array<() => void> = []
   private running = false
+  /** Our counter as a tree root: it rises every heartbeat while we run. */
+  private ownSeq = 0
+  /** The first 16 hex characters of our peer id (how TREE paths name us). */
+  private readonly prefix: string
 
   constructor (components: NodeComponents, opts: GossipOptions) {
     this.o = resolve(opts)
@@ -350,6 +430,7 @@ class GossipService implements GossipSub {
     this.stats.ihaveTimeoutMs = this.o.ihaveTimeoutMs
     this.node = components.node
     this.self = components.identity.peerId
+    this.prefix = this.self.slice(0, 16)
     this.log = components.logger.forComponent('axl:pubsub')
     this.topicDefaults = limitsOf(opts.topicDefaults ?? {})
     let largest = this.topicDefaults.maxMessageSize
@@ -395,6 +476,7 @@ class GossipService implements GossipSub {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer)
     if (this.pendingTimer !== undefined) clearTimeout(this.pendingTimer)
     if (this.lazyTimer !== undefined) clearTimeout(this.lazyTimer)
+    for (const t of this.topicsByName.values()) if (t.adsTimer !== undefined) clearTimeout(t.adsTimer)
     this.pendingTimer = undefined
     this.lazyTimer = undefined
     this.lazyQueue.clear()
@@ -412,7 +494,13 @@ class GossipService implements GossipSub {
     if (!this.running) throw new NotStartedError('the pubsub service is not running')
     let t = this.topicsByName.get(topic)
     const fresh = t === undefined
-    if (t === undefined) { t = { name: topic, subs: new Set(), mesh: new Map() }; this.topicsByName.set(topic, t) }
+    if (t === undefined) {
+      t = {
+        name: topic, subs: new Set(), mesh: new Map(), ads: new Map(), roots: new Map(), adsAt: -Infinity,
+        tree: { root: this.self, seq: this.ownSeq, dist: 0, parent: undefined, path: [] }
+      }
+      this.topicsByName.set(topic, t)
+    }
     const sub = new TopicSubscription(topic, opts.maxQueued ?? 1024, opts.signal, s => { this.onUnsubscribe(s) })
     t.subs.add(sub)
     if (opts.signal?.aborted === true) sub.unsubscribe()
@@ -447,8 +535,8 @@ class GossipService implements GossipSub {
     let eager: PeerId[]
     let lazy: PeerId[] = []
     if (t !== undefined && t.mesh.size > 0) {
-      eager = [...t.mesh].filter(([p, l]) => l.eager && this.usable(p)).map(([p]) => p)
-      lazy = [...t.mesh].filter(([p, l]) => !l.eager && this.usable(p)).map(([p]) => p)
+      eager = [...t.mesh].filter(([p, l]) => this.usable(p) && this.eagerTo(t, p, l, now)).map(([p]) => p)
+      lazy = [...t.mesh].filter(([p, l]) => this.usable(p) && !this.eagerTo(t, p, l, now)).map(([p]) => p)
       if (eager.length === 0) { eager = lazy; lazy = [] }
     } else {
       eager = shuffle(this.gossipPeers()).slice(0, this.o.D) // fanout
@@ -463,6 +551,16 @@ class GossipService implements GossipSub {
 
   meshPeers (topic: string): PeerId[] { return [...(this.topicsByName.get(topic)?.mesh.keys() ?? [])] }
 
+  treeOf (topic: string): TreeInfo | undefined {
+    const t = this.topicsByName.get(topic)
+    if (t === undefined) return undefined
+    const now = Date.now()
+    const children = [...t.ads].filter(([p, ad]) => this.isChild(t, p, ad, now)).map(([p]) => p)
+    return { root: t.tree.root, parent: t.tree.parent, children, dist: t.tree.dist, depth: t.tree.parent === undefined ? 0 : t.tree.path.length }
+  }
+
+  rttOf (peer: PeerId | string): number | undefined { return this.known.get(parsePeerId(peer))?.rtt }
+
   peers (): PeerId[] { return [...this.known.keys()] }
 
   addPeer (peer: PeerId | string): void {
@@ -472,14 +570,16 @@ class GossipService implements GossipSub {
     if (p !== undefined) { p.explicit = true; return }
     this.known.set(id, { explicit: true, failures: 0, downUntil: 0, backoff: new Map() })
     this.candidates.delete(id)
+    this.pxCandidates.delete(id)
     this.probeFailures.delete(id)
+    this.ping(id)
     for (const t of this.topicsByName.values()) if (t.mesh.size < this.o.Dlo) this.maintain(t)
   }
 
   removePeer (peer: PeerId | string): void {
     const id = parsePeerId(peer)
     this.known.delete(id)
-    for (const t of this.topicsByName.values()) t.mesh.delete(id)
+    for (const t of this.topicsByName.values()) this.leaveMesh(t, id)
   }
 
   heartbeat (): void {
@@ -489,9 +589,28 @@ class GossipService implements GossipSub {
     this.cache.prune(now)
     this.requested.prune(now)
     this.served.prune(now)
+    const periodic = ++this.ownSeq % AD_EVERY === 0
     for (const t of this.topicsByName.values()) {
       this.maintain(t)
+      if (this.o.tree) {
+        this.updateTree(t, now)
+        if (periodic) {
+          for (const p of t.mesh.keys()) this.sendTree(t, p, now)
+          t.adsAt = now
+        }
+      }
       this.emitGossip(t, now)
+    }
+    this.closeIdle(now)
+    // peer exchange (push-pull) with one mesh peer every AD_EVERY heartbeats — meshes find nearer peers through
+    // each other — or, while we know too few peers or a mesh is below Dlo, with one known peer every heartbeat
+    if (this.o.discover) {
+      const short = this.gossipPeers(now).length < this.o.targetPeers || [...this.topicsByName.values()].some(t => t.mesh.size < this.o.Dlo)
+      const pool = new Set<PeerId>()
+      if (short) for (const p of this.gossipPeers(now)) pool.add(p)
+      else if (periodic) for (const t of this.topicsByName.values()) for (const p of t.mesh.keys()) pool.add(p)
+      const to = shuffle([...pool])[0]
+      if (to !== undefined) this.sendPeers(to)
     }
     this.discover()
   }
@@ -523,6 +642,20 @@ class GossipService implements GossipSub {
         if (link !== undefined) link.eager = f.msg_type === 'EAGER'
         break
       }
+      case 'TREE': this.onTree(msg.from, f); break
+      case 'PING': this.sendControl(msg.from, { type: 'gossipsub', msg_type: 'PONG', echo: f.t, hold: 0 }); break
+      case 'PONG': {
+        const p = this.known.get(msg.from)
+        if (p === undefined) break
+        // the first sample may include opening the streams both ways: measure once more on the open ones
+        if (p.rtt === undefined) this.ping(msg.from)
+        sampleRtt(p, Date.now() - f.echo - f.hold)
+        break
+      }
+      case 'PEERS':
+        this.onPeers(msg.from, f.peers as PeerId[], f.rtts)
+        if (f.reply !== true) this.sendPeers(msg.from, true)
+        break
     }
   }
 
@@ -534,7 +667,7 @@ class GossipService implements GossipSub {
       this.stats.duplicates++
       // a copy we did not ask for came by eager push: that link is redundant, make it lazy (both ways)
       const link = t?.mesh.get(from)
-      if (link !== undefined && link.eager && this.requested.get(m.msg_id, now) !== from) {
+      if (link !== undefined && link.eager && !this.inTree(t!, from, now) && this.requested.get(m.msg_id, now) !== from) {
         link.eager = false
         this.sendControl(from, { type: 'gossipsub', msg_type: 'LAZY', topic: m.topic })
       }
@@ -587,9 +720,10 @@ class GossipService implements GossipSub {
   /** Push to eager mesh links, announce on lazy ones; never back to the sender or the origin. */
   private forward (t: Topic, m: WireMessage, from: PeerId): void {
     let bytes: Uint8Array | undefined
+    const now = Date.now()
     for (const [p, link] of t.mesh) {
-      if (p === from || p === m.origin || !this.usable(p)) continue
-      if (link.eager) {
+      if (p === from || p === m.origin || !this.usable(p, now)) continue
+      if (this.eagerTo(t, p, link, now)) {
         bytes ??= encodeFrame({ ...m, from: this.self, hop: m.hop + 1 })
         void this.send(p, bytes)
       } else {
@@ -625,24 +759,28 @@ class GossipService implements GossipSub {
     if (t === undefined || (!t.mesh.has(from) && t.mesh.size >= this.o.Dhi)) {
       this.sendControl(from, { type: 'gossipsub', msg_type: 'PRUNE', topic, peers: [] })
       this.stats.pruneSent++
+      // a full mesh refuses, but names other peers (as GossipSub's peer exchange on PRUNE)
+      if (t !== undefined) this.sendPeers(from)
       return
     }
     if (!t.mesh.has(from)) {
       t.mesh.set(from, { eager: true })
-      this.catchUp(t, from)
+      this.joinedMesh(t, from)
     }
   }
 
   private onPrune (from: PeerId, topic: string): void {
     const t = this.topicsByName.get(topic)
     if (t === undefined) return
-    t.mesh.delete(from)
+    this.leaveMesh(t, from)
     this.known.get(from)?.backoff.set(topic, Date.now() + this.o.pruneBackoffMs)
   }
 
   private onIhave (from: PeerId, topic: string, ids: string[]): void {
-    if (!this.topicsByName.has(topic)) return
+    const t = this.topicsByName.get(topic)
+    if (t === undefined) return
     const now = Date.now()
+    const wait = this.ihaveWait(t, from, now)
     for (const id of ids) {
       if (this.seen.has(id, now)) continue
       const p = this.pending.get(id)
@@ -651,9 +789,9 @@ class GossipService implements GossipSub {
         continue
       }
       if (this.pending.size >= this.o.maxPendingIwants) { this.stats.pendingDropped++; continue }
-      this.pending.set(id, { topic, announcers: [from], due: now + this.stats.ihaveTimeoutMs, tries: 0, announcedAt: now })
+      this.pending.set(id, { topic, announcers: [from], due: now + wait, tries: 0, announcedAt: now })
     }
-    this.schedulePending(now + this.stats.ihaveTimeoutMs)
+    this.schedulePending(now + wait)
   }
 
   private onIwant (from: PeerId, ids: string[]): void {
@@ -688,6 +826,7 @@ class GossipService implements GossipSub {
     const lazy = t.mesh.get(fast)
     const slow = t.mesh.get(from)
     if (lazy === undefined || lazy.eager || slow === undefined || !slow.eager || fast === from) return
+    if (this.inTree(t, fast) || this.inTree(t, from)) return // the tree chooses these links
     lazy.eager = true
     slow.eager = false
     this.stats.treeOptimized++
@@ -732,8 +871,9 @@ class GossipService implements GossipSub {
       list.push(id)
       asks.set(peer, list)
       // the eager path failed us here: make this link eager (both ways)
-      const link = this.topicsByName.get(p.topic)?.mesh.get(peer)
-      if (link !== undefined && !link.eager) {
+      const pt = this.topicsByName.get(p.topic)
+      const link = pt?.mesh.get(peer)
+      if (link !== undefined && !link.eager && !this.inTree(pt!, peer, now)) {
         link.eager = true
         this.sendControl(peer, { type: 'gossipsub', msg_type: 'EAGER', topic: p.topic })
       }
@@ -748,24 +888,227 @@ class GossipService implements GossipSub {
 
   // ---- mesh upkeep -------------------------------------------------------------------------------------
 
+  /**
+   * Keep the mesh within Dlo..Dhi, near and well connected. Our own links: the D − Drandom nearest known peers
+   * by round trip ('near'; one is swapped each heartbeat for a known peer clearly nearer than the farthest of
+   * them, so meshes drift toward near peers and paths through them approach the network's own) and Drandom
+   * random ones (long links that keep the mesh an expander). Peers that grafted us are kept up to Dhi; above it
+   * we prune to D, the farthest of them first (never our own links or our tree parent). Below Dlo (nothing
+   * measured yet) we graft at random up to D.
+   */
   private maintain (t: Topic): void {
     const now = Date.now()
-    for (const p of t.mesh.keys()) if (!this.usable(p, now)) t.mesh.delete(p)
-    if (t.mesh.size < this.o.Dlo) {
-      const candidates = shuffle(this.gossipPeers(now).filter(p => !t.mesh.has(p) && (this.known.get(p)?.backoff.get(t.name) ?? 0) <= now))
-      for (const p of candidates.slice(0, this.o.D - t.mesh.size)) {
-        t.mesh.set(p, { eager: true })
-        this.stats.graftSent++
-        this.sendControl(p, { type: 'gossipsub', msg_type: 'GRAFT', topic: t.name })
-        this.catchUp(t, p)
-      }
-    } else if (t.mesh.size > this.o.Dhi) {
-      for (const p of shuffle([...t.mesh.keys()]).slice(0, t.mesh.size - this.o.D)) {
-        t.mesh.delete(p)
-        this.stats.pruneSent++
-        this.sendControl(p, { type: 'gossipsub', msg_type: 'PRUNE', topic: t.name, peers: [] })
+    for (const p of t.mesh.keys()) if (!this.usable(p, now)) this.leaveMesh(t, p)
+    if (t.mesh.size > this.o.Dhi) {
+      const others = [...t.mesh].filter(([p, l]) => l.role === undefined && p !== t.tree.parent).map(([p]) => p)
+        .sort((a, b) => (this.known.get(b)?.rtt ?? Infinity) - (this.known.get(a)?.rtt ?? Infinity))
+      for (const p of others.slice(0, t.mesh.size - this.o.D)) this.prune(t, p, now)
+    }
+    const Dnear = this.o.D - this.o.Drandom
+    const mesh = [...t.mesh.keys()]
+    const nearMesh = this.nearest(mesh, Dnear)
+    if (nearMesh.length < Dnear) {
+      for (const p of this.nearest(this.graftable(t, now), Dnear - nearMesh.length)) this.graft(t, p, 'near')
+    } else if (Dnear > 0) {
+      // our own near links no longer among the Dnear nearest (a nearer peer came in) go, one a heartbeat (not our parent)
+      const keep = new Set(nearMesh)
+      const drop = [...t.mesh].filter(([p, l]) => l.role === 'near' && !keep.has(p) && p !== t.tree.parent).map(([p]) => p)
+        .sort((a, b) => this.known.get(b)!.rtt! - this.known.get(a)!.rtt!)[0]
+      if (drop !== undefined) this.prune(t, drop, now)
+      // a known peer clearly nearer than our farthest near one is grafted; it replaces that one once it accepted.
+      // Peers that pruned us are left alone four times as long as their backoff here (a full peer keeps refusing).
+      const farRtt = this.known.get(nearMesh[nearMesh.length - 1])!.rtt!
+      const best = this.nearest(this.graftable(t, now, 3 * this.o.pruneBackoffMs), 1)[0]
+      const rtt = best === undefined ? Infinity : this.known.get(best)!.rtt!
+      if (rtt < NEARER_BY * farRtt && rtt + 1 < farRtt) {
+        this.stats.meshOptimized++
+        this.graft(t, best, 'near')
       }
     }
+    const random = [...t.mesh.values()].filter(l => l.role === 'random').length
+    if (random < this.o.Drandom) for (const p of shuffle(this.graftable(t, now)).slice(0, this.o.Drandom - random)) this.graft(t, p, 'random')
+    if (t.mesh.size < this.o.Dlo) for (const p of shuffle(this.graftable(t, now)).slice(0, this.o.D - t.mesh.size)) this.graft(t, p)
+  }
+
+  private prune (t: Topic, p: PeerId, now: number): void {
+    this.leaveMesh(t, p)
+    this.known.get(p)?.backoff.set(t.name, now + this.o.pruneBackoffMs)
+    this.stats.pruneSent++
+    this.sendControl(p, { type: 'gossipsub', msg_type: 'PRUNE', topic: t.name, peers: [] })
+  }
+
+  /** Known usable peers we may graft on `t` (not in its mesh, not backing off — for `extraMs` more). */
+  private graftable (t: Topic, now: number, extraMs = 0): PeerId[] {
+    return this.gossipPeers(now).filter(p => {
+      if (t.mesh.has(p)) return false
+      const until = this.known.get(p)?.backoff.get(t.name)
+      return until === undefined || until + extraMs <= now
+    })
+  }
+
+  /** Up to `n` of `peers` with a measured round trip, nearest first. */
+  private nearest (peers: PeerId[], n: number): PeerId[] {
+    return peers.filter(p => this.known.get(p)?.rtt !== undefined).sort((a, b) => this.known.get(a)!.rtt! - this.known.get(b)!.rtt!).slice(0, n)
+  }
+
+  private graft (t: Topic, p: PeerId, role?: 'near' | 'random'): void {
+    t.mesh.set(p, { eager: true, role })
+    this.stats.graftSent++
+    this.sendControl(p, { type: 'gossipsub', msg_type: 'GRAFT', topic: t.name })
+    this.joinedMesh(t, p)
+  }
+
+  /** A peer joined our mesh on `t` (we grafted it, or accepted its GRAFT). */
+  private joinedMesh (t: Topic, p: PeerId): void {
+    this.catchUp(t, p)
+    if (this.o.tree) this.sendTree(t, p, Date.now())
+    this.sendPeers(p)
+  }
+
+  /** Peer exchange: the peers we know nearest to us (likely near `to` too when it is near us), with our round trips. */
+  private sendPeers (to: PeerId, reply = false): void {
+    const near = this.nearest(this.gossipPeers().filter(x => x !== to), Math.min(PEERS_SENT, MAX_PEERS_EXCHANGED))
+    if (near.length === 0 && reply) return
+    this.sendControl(to, { type: 'gossipsub', msg_type: 'PEERS', peers: near, rtts: near.map(x => Math.round(this.known.get(x)!.rtt! * 1000) / 1000), ...(reply ? { reply } : {}) })
+  }
+
+  /** Candidates from a PEERS frame, each with an estimate of its round trip to us (through the sender: triangle bound). */
+  private onPeers (from: PeerId, peers: PeerId[], rtts: number[] | undefined): void {
+    if (!this.o.discover) return
+    const base = this.known.get(from)?.rtt
+    peers.forEach((p, i) => {
+      const est = base !== undefined && rtts !== undefined ? base + rtts[i] : Infinity
+      this.consider(p, est)
+    })
+  }
+
+  /** A peer left our mesh on `t`: forget its TREE frame, and our place in the tree may change. */
+  private leaveMesh (t: Topic, p: PeerId): void {
+    if (!t.mesh.delete(p)) return
+    if (t.ads.delete(p) && this.running) this.updateTree(t, Date.now())
+  }
+
+  // ---- the spanning tree of a topic's mesh -----------------------------------------------------------
+
+  /** A mesh peer's TREE frame that still counts. */
+  private freshAd (t: Topic, p: PeerId, now = Date.now()): Ad | undefined {
+    const ad = t.ads.get(p)
+    return ad !== undefined && now - ad.at <= AD_TTL_HEARTBEATS * this.o.heartbeatMs ? ad : undefined
+  }
+
+  /** True when `p` takes part in `t`'s tree (sends TREE frames): the tree, not Plumtree's rules, decides its link. */
+  private inTree (t: Topic, p: PeerId, now = Date.now()): boolean {
+    return this.o.tree && this.freshAd(t, p, now) !== undefined
+  }
+
+  private isChild (t: Topic, p: PeerId, ad: Ad, now: number): boolean {
+    return ad.path[0] === this.prefix && now - ad.at <= AD_TTL_HEARTBEATS * this.o.heartbeatMs && t.mesh.has(p)
+  }
+
+  /** Do we push messages to mesh peer `p`? Tree peers: when it is our parent or child; others: Plumtree's link state. */
+  private eagerTo (t: Topic, p: PeerId, link: Link, now: number): boolean {
+    if (!this.o.tree) return link.eager
+    const ad = this.freshAd(t, p, now)
+    if (ad === undefined) return link.eager
+    return p === t.tree.parent || ad.path[0] === this.prefix
+  }
+
+  /** One-way delay to a mesh peer as the tree counts it: half the round trip; unmeasured links as our slowest measured one. */
+  private linkCost (t: Topic, p: PeerId): number {
+    const rtt = this.known.get(p)?.rtt
+    if (rtt !== undefined) return rtt / 2
+    let worst = 0
+    for (const q of t.mesh.keys()) worst = Math.max(worst, this.known.get(q)?.rtt ?? 0)
+    return Math.max(1, worst / 2)
+  }
+
+  /**
+   * How long to wait for the eager copy of a message `from` announced: on an intact tree it comes at most
+   * (its distance to the root + ours) after the announcer had it, so waiting 1.5 × that (at least
+   * ihaveTimeoutMs, at most maxIhaveTimeoutMs) pulls only what the tree lost. Others: the adaptive timeout.
+   */
+  private ihaveWait (t: Topic, from: PeerId, now: number): number {
+    const ad = this.o.tree ? this.freshAd(t, from, now) : undefined
+    if (ad === undefined || ad.root !== t.tree.root) return this.stats.ihaveTimeoutMs
+    return Math.min(this.o.maxIhaveTimeoutMs, Math.max(this.o.ihaveTimeoutMs, Math.ceil(1.5 * (ad.dist + t.tree.dist))))
+  }
+
+  private onTree (from: PeerId, f: WireTree): void {
+    const now = Date.now()
+    const info = this.known.get(from)
+    if (info !== undefined) {
+      info.echo = { t: f.t, at: now }
+      if (f.echo !== undefined) sampleRtt(info, now - f.echo - (f.hold ?? 0))
+    }
+    const t = this.topicsByName.get(f.topic)
+    if (!this.o.tree || t === undefined || !t.mesh.has(from)) return
+    const root = f.root as PeerId
+    t.ads.set(from, { root, seq: f.seq, dist: f.dist, path: f.path, at: now })
+    const r = t.roots.get(root)
+    if (r === undefined || f.seq > r.seq) {
+      if (r === undefined && t.roots.size >= MAX_ROOTS) {
+        let oldest: PeerId | undefined
+        for (const [k, v] of t.roots) if (oldest === undefined || v.at < t.roots.get(oldest)!.at) oldest = k
+        if (oldest !== undefined) t.roots.delete(oldest)
+      }
+      t.roots.set(root, { seq: f.seq, at: now })
+    }
+    this.updateTree(t, now)
+  }
+
+  /**
+   * Choose root and parent: the lowest live root any fresh mesh TREE frame offers (a root is live while its
+   * counter rose within rootTimeoutMs), else ourselves; among the peers offering it, the one with the shortest
+   * distance through it (its dist + the link's one-way delay; the current parent is kept unless another is
+   * nearer by PARENT_HYSTERESIS), never one whose path contains us (no loops). A change goes out at once.
+   */
+  private updateTree (t: Topic, now: number): void {
+    const cur = t.tree
+    let root = this.self
+    let parent: PeerId | undefined
+    let dist = 0; let seq = this.ownSeq; let path: string[] = []
+    let parentScore = Infinity
+    for (const [p, ad] of t.ads) {
+      if (now - ad.at > AD_TTL_HEARTBEATS * this.o.heartbeatMs || !t.mesh.has(p) || !this.usable(p, now)) continue
+      if (ad.root >= root && !(ad.root === root && root !== this.self)) continue
+      if (ad.root === this.self || ad.path.includes(this.prefix) || ad.path.length >= MAX_TREE_PATH) continue
+      const live = t.roots.get(ad.root)
+      if (live === undefined || now - live.at > this.o.rootTimeoutMs) continue
+      const d = ad.dist + this.linkCost(t, p)
+      const score = p === cur.parent ? d * (1 - PARENT_HYSTERESIS) - PARENT_HYSTERESIS_MS : d
+      if (ad.root < root || score < parentScore || (score === parentScore && parent !== undefined && p < parent)) {
+        root = ad.root; parent = p; dist = d; seq = ad.seq; path = [p.slice(0, 16), ...ad.path]; parentScore = score
+      }
+    }
+    const changed = root !== cur.root || parent !== cur.parent
+    const moved = Math.abs(dist - cur.dist) > Math.max(1, 0.1 * cur.dist)
+    if (parent !== cur.parent) this.stats.parentChanges++
+    t.tree = { root, seq, dist, parent, path }
+    if (changed || moved) this.triggerTree(t, now)
+  }
+
+  /** Send our TREE frame to every mesh peer soon (at most every heartbeatMs / 20). */
+  private triggerTree (t: Topic, now: number): void {
+    if (t.adsTimer !== undefined || !this.running) return
+    const at = Math.max(now, t.adsAt + this.o.heartbeatMs / 20)
+    t.adsTimer = setTimeout(() => {
+      t.adsTimer = undefined
+      if (!this.running || this.topicsByName.get(t.name) !== t) return
+      const n = Date.now()
+      t.adsAt = n
+      for (const p of t.mesh.keys()) this.sendTree(t, p, n)
+    }, at - now)
+    t.adsTimer.unref?.()
+  }
+
+  private sendTree (t: Topic, p: PeerId, now: number): void {
+    const f: WireTree = {
+      type: 'gossipsub', msg_type: 'TREE', topic: t.name, root: t.tree.root, seq: t.tree.seq,
+      dist: Math.round(t.tree.dist * 1000) / 1000, path: t.tree.path, t: now
+    }
+    const e = this.known.get(p)?.echo
+    if (e !== undefined) { f.echo = e.t; f.hold = now - e.at }
+    this.sendControl(p, f)
   }
 
   /** A new mesh peer may have missed what we have (a healed partition): announce the topic's cached messages. */
@@ -792,6 +1135,7 @@ class GossipService implements GossipSub {
     t.subs.delete(s)
     if (t.subs.size > 0) return
     this.topicsByName.delete(s.topic)
+    if (t.adsTimer !== undefined) clearTimeout(t.adsTimer)
     if (!this.running) return
     for (const p of t.mesh.keys()) {
       this.stats.pruneSent++
@@ -809,7 +1153,14 @@ class GossipService implements GossipSub {
     if (this.known.size >= this.o.maxPeers && !this.evictPeer()) return
     this.known.set(peer, { explicit: false, failures: 0, downUntil: 0, backoff: new Map() })
     this.candidates.delete(peer)
+    this.pxCandidates.delete(peer)
     this.probeFailures.delete(peer)
+    this.ping(peer)
+  }
+
+  /** Measure the round trip to a new peer (PING/PONG; a Python peer does not answer, and stays unmeasured). */
+  private ping (peer: PeerId): void {
+    if (this.running) this.sendControl(peer, { type: 'gossipsub', msg_type: 'PING', t: Date.now() })
   }
 
   /** Forget one discovered peer that is in no mesh; false when every peer is explicit or in a mesh. */
@@ -825,26 +1176,47 @@ class GossipService implements GossipSub {
     return false
   }
 
-  /** A peer that might speak gossip (a link, a tree neighbour, someone who messaged us): probe it later. */
-  private consider (peer: PeerId): void {
-    if (!this.o.discover || peer === this.self || this.known.has(peer) || this.candidates.has(peer)) return
-    if (this.candidates.size >= MAX_CANDIDATES) return
+  /**
+   * A peer that might speak gossip (a link, a tree neighbour, someone who messaged us; with `px`, its estimated
+   * round trip: named by a gossip peer in PEERS): probe it later. Peer-exchange candidates are probed even past
+   * targetPeers (they are how a node finds nearer peers), up to maxPeers, the nearest estimates first.
+   */
+  private consider (peer: PeerId, px?: number): void {
+    if (!this.o.discover || peer === this.self || this.known.has(peer)) return
+    if (px !== undefined && this.candidates.has(peer) && this.pxCandidates.has(peer)) {
+      this.pxCandidates.set(peer, Math.min(px, this.pxCandidates.get(peer)!))
+      return
+    }
+    if (this.candidates.has(peer) || this.candidates.size >= MAX_CANDIDATES) return
     this.candidates.set(peer, 0)
+    if (px !== undefined) this.pxCandidates.set(peer, px)
   }
 
   private discover (): void {
     if (!this.o.discover || !this.running) return
     const now = Date.now()
-    if (this.gossipPeers(now).length >= this.o.targetPeers) return
-    if (this.candidates.size < PROBES_PER_HEARTBEAT) {
+    const enough = this.gossipPeers(now).length >= this.o.targetPeers
+    if (enough && (this.pxCandidates.size === 0 || this.known.size >= this.o.maxPeers)) return
+    if (enough) {
+      // past targetPeers only peer-exchange candidates that may be nearer than a near mesh peer of ours are worth a probe
+      const worth = this.nearWorth()
+      for (const [p, est] of this.pxCandidates) {
+        if (est < worth || this.candidates.get(p) === Infinity) continue // in flight: left alone
+        this.pxCandidates.delete(p)
+        this.candidates.delete(p)
+      }
+    }
+    if (!enough && this.candidates.size < PROBES_PER_HEARTBEAT) {
       const topo = this.node.topology()
       const found = [topo.parent, ...topo.tree.filter(e => e.parent === this.self).map(e => e.publicKey),
         ...shuffle(topo.peers.filter(p => p.up && p.publicKey !== '').map(p => p.publicKey as PeerId))]
       for (const p of found) this.consider(p)
     }
-    for (const [peer, at] of this.candidates) {
+    // peer-exchange candidates nearest first, then the others in the order found
+    const due = [...this.candidates].filter(([peer, at]) => at <= now && (!enough || this.pxCandidates.has(peer)))
+      .map(([peer]) => peer).sort((a, b) => (this.pxCandidates.get(a) ?? Infinity) - (this.pxCandidates.get(b) ?? Infinity))
+    for (const peer of due) {
       if (this.probing >= PROBES_PER_HEARTBEAT) break
-      if (at > now) continue
       this.candidates.set(peer, Infinity) // in flight
       this.probing++
       this.node.dialProtocol(peer, GOSSIP_PROBE_PROTOCOL, { timeoutMs: Math.max(PROBE_TIMEOUT_MS, this.o.heartbeatMs * 5) }).then(stream => {
@@ -862,6 +1234,18 @@ class GossipService implements GossipSub {
         this.log('probe %d of %s: %s', failures, peer, err instanceof Error ? err.message : String(err))
       }).finally(() => { this.probing-- })
     }
+  }
+
+  /** The round trip a peer must beat to be worth probing for proximity: our farthest near mesh peer's (the largest over topics). */
+  private nearWorth (): number {
+    const Dnear = this.o.D - this.o.Drandom
+    if (Dnear <= 0) return 0
+    let worth = 0
+    for (const t of this.topicsByName.values()) {
+      const near = this.nearest([...t.mesh.keys()], Dnear)
+      worth = Math.max(worth, near.length < Dnear ? Infinity : this.known.get(near[near.length - 1])!.rtt!)
+    }
+    return worth
   }
 
   /** Known gossip peers that are not down. */
@@ -899,8 +1283,9 @@ class GossipService implements GossipSub {
         this.conns.delete(oldest)
         void lru.chain.then(() => { lru.stream?.close() })
       }
-      c = { chain: Promise.resolve() }
+      c = { chain: Promise.resolve(), usedAt: 0 }
     } else this.conns.delete(peer)
+    c.usedAt = Date.now()
     this.conns.set(peer, c) // most recently used last
     const conn = c
     this.pendingSends++
@@ -929,10 +1314,25 @@ class GossipService implements GossipSub {
       const p = this.known.get(peer)
       if (p !== undefined && ++p.failures >= DOWN_AFTER_FAILURES) {
         p.downUntil = Date.now() + DOWN_FOR_MS
-        for (const t of this.topicsByName.values()) t.mesh.delete(peer)
+        for (const t of this.topicsByName.values()) this.leaveMesh(t, peer)
       }
       return false
     } finally { this.pendingSends-- }
+  }
+
+  /** Close streams to peers in none of our meshes that went unused for connIdleMs. */
+  private closeIdle (now: number): void {
+    let inMesh: Set<PeerId> | undefined
+    for (const [peer, c] of this.conns) {
+      if (now - c.usedAt <= this.o.connIdleMs) break // least recently used first: the rest are newer
+      if (inMesh === undefined) {
+        inMesh = new Set()
+        for (const t of this.topicsByName.values()) for (const p of t.mesh.keys()) inMesh.add(p)
+      }
+      if (inMesh.has(peer)) continue
+      this.conns.delete(peer)
+      void c.chain.then(() => { c.stream?.close() })
+    }
   }
 
   /** Read (and discard) what the remote writes on our stream (only refusals), and forget the stream when it ends. */
@@ -978,6 +1378,12 @@ function checkTopic (topic: string): void {
   if (typeof topic !== 'string' || topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
     throw new InvalidTopicError(`a topic is a string of 1..${MAX_TOPIC_LENGTH} characters`)
   }
+}
+
+/** A round-trip sample: a lower one is taken at once (queueing only adds), a higher one averaged in slowly. */
+function sampleRtt (p: PeerInfo, ms: number): void {
+  if (!(ms >= 0)) return
+  p.rtt = p.rtt === undefined || ms < p.rtt ? ms : p.rtt + (ms - p.rtt) / 8
 }
 
 function shuffle<T> (a: T[]): T[] {

@@ -1,9 +1,9 @@
 /**
  * The gossip wire format: AXL's Python GossipSub example (examples/python-client/gossipsub/gossipsub.py), one
  * JSON object per raw AXL message (`node.send`), `{"type":"gossipsub","msg_type":…}`. MESSAGE, GRAFT, PRUNE,
- * IHAVE and IWANT are that script's; LAZY and EAGER are ours (the script ignores unknown msg_types), and so are
- * the MESSAGE fields `timestamp_ms` and `signature` (the script copies a message dict when it forwards or serves
- * it, so they travel through Python relays unchanged).
+ * IHAVE and IWANT are that script's; LAZY, EAGER, TREE, PING, PONG and PEERS are ours (the script ignores unknown
+ * msg_types), and so are the MESSAGE fields `timestamp_ms` and `signature` (the script copies a message dict when
+ * it forwards or serves it, so they travel through Python relays unchanged).
  */
 import { isPeerId, type PeerId } from '@axl/core'
 import { MalformedGossipError } from './errors.js'
@@ -35,6 +35,26 @@ export interface WireMessage {
   signature?: string
 }
 
+/**
+ * Ours: a mesh peer's place in the topic's spanning tree (sent to every mesh peer each heartbeat and when it
+ * changes). `root` is the tree's root, `seq` the root's counter (it rises while the root lives), `dist` the
+ * sender's distance to the root (ms, one-way), `path` the first 16 hex characters of the sender's ancestors,
+ * parent first (a receiver in it must not take the sender as parent: no loops). `t` is the sender's clock and
+ * `echo`/`hold` return the receiver's last `t` with the time it was held, so each side measures the round trip.
+ */
+export interface WireTree {
+  type: 'gossipsub'
+  msg_type: 'TREE'
+  topic: string
+  root: string
+  seq: number
+  dist: number
+  path: string[]
+  t: number
+  echo?: number
+  hold?: number
+}
+
 /** A control frame. */
 export type WireControl =
   | { type: 'gossipsub', msg_type: 'GRAFT', topic: string }
@@ -42,6 +62,16 @@ export type WireControl =
   | { type: 'gossipsub', msg_type: 'IHAVE', topic: string, msg_ids: string[] }
   | { type: 'gossipsub', msg_type: 'IWANT', msg_ids: string[] }
   | { type: 'gossipsub', msg_type: 'LAZY' | 'EAGER', topic: string }
+  | WireTree
+  /** Ours: a round-trip probe (answered with PONG echoing `t`, and how long it was held). */
+  | { type: 'gossipsub', msg_type: 'PING', t: number }
+  | { type: 'gossipsub', msg_type: 'PONG', echo: number, hold: number }
+  /**
+   * Ours: peer exchange — gossip peers the sender knows, nearest first, with its measured round trip to each
+   * (`rtts`, ms, parallel to `peers`); the receiver probes them before use, nearest (by its own round trip to the
+   * sender + the sender's to them) first, and answers with its own list unless this is an answer (`reply`).
+   */
+  | { type: 'gossipsub', msg_type: 'PEERS', peers: string[], rtts?: number[], reply?: boolean }
 
 /** Any gossip frame. */
 export type WireFrame = WireMessage | WireControl
@@ -75,6 +105,25 @@ function str (v: unknown, what: string, max: number, allowEmpty = true): string 
   if (v.length > max) throw new MalformedGossipError(`${what} is ${v.length} characters, more than ${max}`)
   if (!allowEmpty && v.length === 0) throw new MalformedGossipError(`${what} is empty`)
   return v
+}
+
+/** Longest TREE path and PEERS list accepted. */
+export const MAX_TREE_PATH = 64
+export const MAX_PEERS_EXCHANGED = 32
+
+function num (v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new MalformedGossipError(`${what} must be a non-negative number`)
+  return v
+}
+
+function peerList (v: unknown): string[] {
+  if (!Array.isArray(v)) throw new MalformedGossipError('peers must be an array')
+  if (v.length > MAX_PEERS_EXCHANGED) throw new MalformedGossipError(`${v.length} peers, more than ${MAX_PEERS_EXCHANGED}`)
+  return v.map(x => {
+    const p = str(x, 'a peer', 64)
+    if (!isPeerId(p)) throw new MalformedGossipError('a peer is not a peer id (64 lowercase hex characters)')
+    return p
+  })
 }
 
 function ids (v: unknown, max: number): string[] {
@@ -121,6 +170,34 @@ export function decodeFrame (data: Uint8Array, bounds: DecodeBounds): WireFrame 
     case 'LAZY': case 'EAGER': return { type, msg_type: o.msg_type, topic: str(o.topic, 'topic', MAX_TOPIC_LENGTH, false) }
     case 'IHAVE': return { type, msg_type: 'IHAVE', topic: str(o.topic, 'topic', MAX_TOPIC_LENGTH, false), msg_ids: ids(o.msg_ids, bounds.maxIds) }
     case 'IWANT': return { type, msg_type: 'IWANT', msg_ids: ids(o.msg_ids, bounds.maxIds) }
+    case 'TREE': {
+      const root = str(o.root, 'root', 64)
+      if (!isPeerId(root)) throw new MalformedGossipError('root is not a peer id (64 lowercase hex characters)')
+      if (!Array.isArray(o.path) || o.path.length > MAX_TREE_PATH) throw new MalformedGossipError(`path must be an array of at most ${MAX_TREE_PATH}`)
+      const f: WireTree = {
+        type,
+        msg_type: 'TREE',
+        topic: str(o.topic, 'topic', MAX_TOPIC_LENGTH, false),
+        root,
+        seq: num(o.seq, 'seq'),
+        dist: num(o.dist, 'dist'),
+        path: o.path.map(x => str(x, 'a path entry', 16, false)),
+        t: num(o.t, 't')
+      }
+      if (o.echo !== undefined) { f.echo = num(o.echo, 'echo'); f.hold = num(o.hold ?? 0, 'hold') }
+      return f
+    }
+    case 'PING': return { type, msg_type: 'PING', t: num(o.t, 't') }
+    case 'PONG': return { type, msg_type: 'PONG', echo: num(o.echo, 'echo'), hold: num(o.hold, 'hold') }
+    case 'PEERS': {
+      const peers = peerList(o.peers)
+      const f: WireControl = { type, msg_type: 'PEERS', peers }
+      if (o.reply === true) f.reply = true
+      if (o.rtts === undefined) return f
+      if (!Array.isArray(o.rtts) || o.rtts.length !== peers.length) throw new MalformedGossipError('rtts must be an array as long as peers')
+      f.rtts = o.rtts.map(x => num(x, 'an rtt'))
+      return f
+    }
     default: throw new MalformedGossipError(`unknown msg_type ${JSON.stringify(String(o.msg_type)).slice(0, 40)}`)
   }
 }
