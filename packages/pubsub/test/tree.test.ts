@@ -59,6 +59,25 @@ describe('the spanning tree of eager links', () => {
     for (const g of got) expect(new Set(g.map(m => m.id)).size).toBe(g.length)
   })
 
+  it('when the root crashes, delivery goes on and the living form one tree under the next lowest id', async () => {
+    const net = new MemoryNetwork({ latencyMs: 1 })
+    const nodes = await pubsubNodes(net, 10)
+    const got = nodes.map(n => collect(n.services.pubsub.subscribe('t')))
+    await eventually(() => `one tree: ${notOneTree(nodes, 't') ?? 'yes'}`, () => notOneTree(nodes, 't') === undefined)
+    const root = nodes.find(n => n.services.pubsub.treeOf('t')!.parent === undefined)!
+    net.kill(root)
+    const alive = nodes.filter(n => n !== root)
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await alive[i].services.pubsub.publish('t', text(`after ${i}`))).id)
+    await eventually(() => `delivered among the living: ${alive.map(n => got[nodes.indexOf(n)].length).join(',')}`, () =>
+      alive.every((n, i) => ids.every((id, k) => k === i || got[nodes.indexOf(n)].some(m => m.id === id))), 15_000)
+    // the dead root's counter stops; after rootTimeoutMs (10 heartbeats) the next lowest id is the root of one tree
+    const next = alive.map(n => n.peerId).sort()[0]
+    await eventually(() => `one tree among the living: ${notOneTree(alive, 't') ?? 'yes'}`, () =>
+      notOneTree(alive, 't') === undefined && alive[0].services.pubsub.treeOf('t')!.root === next, 15_000)
+    for (const g of got) expect(new Set(g.map(m => m.id)).size).toBe(g.length)
+  })
+
   it('with tree: false, Plumtree alone still delivers every message once to every node', async () => {
     const net = new MemoryNetwork({ latencyMs: 1 })
     const nodes = await pubsubNodes(net, 10, { tree: false })
