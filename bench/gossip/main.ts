@@ -224,7 +224,7 @@ if (overlay !== undefined) {
     const parent = trees[i].parent
     if (parent !== undefined) { ts += overlay.hops[i * N + index.get(parent)!]; tc++ }
   })
-  linkHops = { mesh: ms / Math.max(1, mc), tree: ts / Math.max(1, tc) }
+  linkHops = { mesh: ms / Math.max(1, mc), tree: tc === 0 ? NaN : ts / tc }
 }
 const diameter = overlay?.diameter ?? meshDiam
 const target = 2 * diameter * latency
@@ -235,7 +235,7 @@ const bytesPerMsg = (after.bytes - before.bytes) / Math.max(1, measured.length)
 const st = nodes.map(n => n.services.pubsub.stats)
 const sum = (k: keyof typeof st[0]): number => st.reduce((s, x) => s + x[k], 0)
 const p50 = q(lat, 0.5); const p99 = q(lat, 0.99)
-const diameterText = overlay === undefined ? `gossip mesh diameter ${meshDiam} hops` : `overlay diameter ${overlay.diameter} hops (gossip mesh diameter ${meshDiam}; mesh links span ${linkHops!.mesh.toFixed(2)} overlay hops on average, tree links ${linkHops!.tree.toFixed(2)})`
+const diameterText = overlay === undefined ? `gossip mesh diameter ${meshDiam} hops` : `overlay diameter ${overlay.diameter} hops (gossip mesh diameter ${meshDiam}; mesh links span ${linkHops!.mesh.toFixed(2)} overlay hops on average${tree ? `, tree links ${linkHops!.tree.toFixed(2)}` : ''})`
 log(`delivered ${measured.length}/${M * (N - 1)}; redundancy ${redundancy.toFixed(3)}; latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms; hops p50 ${q(hops, 0.5)} p99 ${q(hops, 0.99)}; ${diameterText} → p99 target ${target} ms; ${(bytesPerMsg).toFixed(0)} bytes and ${((after.frames - before.frames) / Math.max(1, measured.length)).toFixed(2)} frames per delivered message`)
 const timeouts = st.map(x => x.ihaveTimeoutMs).sort((a, b) => a - b)
 log(`counters: iwant sent ${sum('iwantSent')}, served ${sum('iwantServed')}, gave up ${sum('iwantGaveUp')}; send failures ${sum('sendFailures')}, dropped ${sum('sendsDropped')}; tree switches ${sum('treeOptimized')}; signature memo hits ${sum('signatureMemoHits')}; IHAVE timeout p50 ${q(timeouts, 0.5)} ms p99 ${q(timeouts, 0.99)} ms; event loop busy ${(100 * elu).toFixed(0)}%${clk.kind === 'virtual' ? `; ${clk.timersFired()} timers fired` : ''}`)
@@ -274,7 +274,7 @@ console.log(JSON.stringify({
         overlay_links: overlay.edges,
         overlay_route_check: routeCheck,
         mesh_link_overlay_hops_mean: Number(linkHops!.mesh.toFixed(2)),
-        tree_link_overlay_hops_mean: Number(linkHops!.tree.toFixed(2))
+        tree_link_overlay_hops_mean: tree ? Number(linkHops!.tree.toFixed(2)) : null
       }
     : {}),
   event_loop_utilization: Number(elu.toFixed(2)),
