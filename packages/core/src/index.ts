@@ -22,7 +22,7 @@ export type { Limits, OverflowPolicy } from './limits.js'
 export { withDeadline, abortReason } from './deadline.js'
 export type { WaitOptions } from './deadline.js'
 export { MemoryNetwork } from './memory/network.js'
-export type { MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './memory/network.js'
+export type { MemoryLatency, MemoryNetworkOptions, MemoryNetworkStats, NodeRef } from './memory/network.js'
 export * from './errors.js'
 // Identity, peer ids, Yggdrasil addresses
 export { parsePeerId, isPeerId, peerIdFromBytes, peerIdToBytes, PUBLIC_KEY_LENGTH } from './peer-id.js'
