@@ -925,7 +925,7 @@ class Node<S extends Record<string, unknown>> extends EventTarget implements Axl
       // Through a promise (bounded by the deadline, access check included): a handler that throws synchronously
       // or returns a plain value still gets an answer.
       const p = Promise.resolve().then(async () => {
-        const denied = await checkAccess(entry.options.allow, from, req.kind)
+        const denied = entry.options.allow === undefined ? undefined : await checkAccess(entry.options.allow, from, req.kind)
         if (denied !== undefined) return encodeEnvelopeError(req, `${what} requests refused: ${denied}`)
         return req.kind === 'mcp'
           ? await (entry.handler as McpHandler)({ service: req.service, request: req.request }, ctx)
