@@ -6,7 +6,7 @@
  * `@axl/router-a2a`), which register the handlers (`node.handle('mcp' | 'a2a', …)`).
  */
 import { MalformedEnvelopeError } from './errors.js'
-import { concatBytes, GoStructDecoder, type RawJson } from './go-json.js'
+import { GoStructDecoder, type RawJson } from './go-json.js'
 import { firstNonWhitespace, quoteJsonString } from './json-raw.js'
 
 export type { RawJson } from './go-json.js'
@@ -32,6 +32,7 @@ const REQUEST_FIELDS = new GoStructDecoder([
   { name: 'service', kind: 'string' }, { name: 'request', kind: 'raw' }, { name: 'a2a', kind: 'bool' }, { name: 'agent_card', kind: 'bool' }
 ])
 const RAW: InboundFrame = Object.freeze({ kind: 'raw' }) as InboundFrame
+const utf8Encoder = new TextEncoder()
 
 /**
  * Go AXL's inbound dispatch (§2.3): MCP iff the frame unmarshals into `{service string, request raw}` with
@@ -67,5 +68,5 @@ export function classifyFrame (frame: Uint8Array, enabled: { mcp: boolean, a2a: 
 export function encodeEnvelopeError (req: McpRequestEnvelope | A2aRequestEnvelope, error: string): Uint8Array {
   if (typeof error !== 'string' || error === '') throw new MalformedEnvelopeError('an error reply needs a non-empty error text')
   const head = req.kind === 'mcp' ? '{"service":' + quoteJsonString(req.service) : '{"a2a":true'
-  return concatBytes([head + ',"response":null,"error":' + quoteJsonString(error) + '}'])
+  return utf8Encoder.encode(head + ',"response":null,"error":' + quoteJsonString(error) + '}')
 }

@@ -70,6 +70,11 @@ describe('request(): MCP', () => {
     expect(ran).toBe(1)
     b.handle('a2a', a2a(async () => ({ response: '2' })), { allow: () => false })
     expect(readReply(await c.request(b.peerId, a2aRequest({}))).error).toBe('A2A requests refused: access denied')
+    // an access check that throws is a failed request, answered at once; the handler still never runs
+    b.handle('mcp', mcp(async () => { ran++; return { response: '1' } }), { allow: () => { throw new Error('acl store down') } })
+    expect(readReply(await c.request(b.peerId, mcpRequest('s', {})))).toMatchObject({ response: 'null', error: 'handler failed: acl store down' })
+    expect(ran).toBe(1)
+    expect(b.stats.streamErrors).toBe(0)
   })
 
   it('a handler returning a plain object (no promise) still works', async () => {

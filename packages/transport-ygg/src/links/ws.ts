@@ -12,6 +12,7 @@ import https from 'node:https'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, WebSocket as NodeWebSocket } from 'ws'
 import { AbortError, ConfigError } from '@axl/core'
+import { concatBytes } from '@axl/core/wire'
 import { defaultLogger } from '@libp2p/logger'
 import { LinkDialError } from './errors.js'
 import { DataInlet, noop, type DialOptions, type LinkListener, type LinkType, type RawDuplex } from './link-type.js'
@@ -82,15 +83,7 @@ function batches (chunks: Uint8Array[]): Uint8Array[] {
 function toBytes (data: unknown): Uint8Array | undefined {
   if (data instanceof ArrayBuffer) return new Uint8Array(data)
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-  if (Array.isArray(data)) { // ws 'nodebuffer' fragments
-    const parts = data as Uint8Array[]
-    let n = 0
-    for (const p of parts) n += p.byteLength
-    const out = new Uint8Array(n)
-    let o = 0
-    for (const p of parts) { out.set(p, o); o += p.byteLength }
-    return out
-  }
+  if (Array.isArray(data)) return concatBytes(data as Uint8Array[]) // ws 'nodebuffer' fragments
   return undefined
 }
 
